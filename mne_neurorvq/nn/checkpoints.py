@@ -1,0 +1,316 @@
+"""Load and save NeuroRVQ checkpoints in the authors' key layout.
+
+The published files (``NeuroRVQ_EEG_tokenizer_v1.pt``,
+``NeuroRVQ_EEG_foundation_model_v1.pt``) are plain ``torch.save(state_dict)``
+files whose keys are exactly those of :class:`NeuroRVQTokenizerModel` and of
+:class:`NeuroRVQFoundation` built with ``pretraining=True``, so no key
+conversion is needed. Loading is strict: a missing, unexpected or mis-shaped
+key is an error that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from mne.utils import logger
+
+from .config import FoundationConfig, TokenizerConfig
+from .foundation import NeuroRVQFoundation
+from .tokenizer import NeuroRVQTokenizerModel
+
+#: Keys of the foundation checkpoint used only by masked-token pre-training.
+PRETRAINING_KEY_PATTERN = re.compile(r"^(mask_token|norm_pre\.|head_pre_\d+\.)")
+#: Keys of a fine-tuned foundation model that the published file does not have.
+CLASSIFIER_KEY_PATTERN = re.compile(r"^(fc_norm|head)\.")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not match the model it is loaded into."""
+
+
+def read_state_dict(source) -> dict[str, torch.Tensor]:
+    """Read a state dict safely (``weights_only=True``, on CPU).
+
+    Parameters
+    ----------
+    source : str | Path | Mapping
+        A ``.pt`` file written by ``torch.save(state_dict)``, or a state dict.
+
+    Returns
+    -------
+    dict of str to Tensor
+    """
+    if isinstance(source, Mapping):
+        state = dict(source)
+    else:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"No checkpoint file at {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise CheckpointError(
+                f"{path} holds objects other than tensors and plain containers, "
+                "which are not loaded for safety (torch.load weights_only=True): "
+                f"{str(err).splitlines()[0]}"
+            ) from None
+        if not isinstance(state, Mapping):
+            raise CheckpointError(
+                f"{path} holds a {type(state).__name__}, expected a state dict "
+                "(a mapping from key to tensor)"
+            )
+        state = dict(state)
+    bad = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise CheckpointError(
+            "A state dict maps keys to tensors; these keys hold other objects: "
+            + ", ".join(f"{k!r} ({type(state[k]).__name__})" for k in bad[:10])
+        )
+    return state
+
+
+def _count(state, pattern) -> int:
+    regex = re.compile(pattern)
+    return len({m.group(1) for key in state if (m := regex.match(key))})
+
+
+def _shape(state, key):
+    if key not in state:
+        raise CheckpointError(f"Cannot infer the configuration: key {key!r} is missing")
+    return tuple(state[key].shape)
+
+
+def _shared_config(state, prefix) -> dict:
+    embed_dim = _shape(state, f"{prefix}cls_token")[-1]
+    conv_out = _shape(state, f"{prefix}patch_embed.conv1_1.weight")[0]
+    head_dim = _shape(state, f"{prefix}blocks.0.attn.q_norm.weight")[0]
+    hidden = _shape(state, f"{prefix}blocks.0.mlp.fc1.weight")[0]
+    return dict(
+        embed_dim=embed_dim,
+        n_electrodes=_shape(state, f"{prefix}pos_embed")[0] - 1,
+        n_patches=_shape(state, f"{prefix}time_embed")[0],
+        conv_channels=conv_out,
+        patch_size=embed_dim * 8 // conv_out,
+        num_heads=embed_dim // head_dim,
+        mlp_ratio=hidden / embed_dim,
+        n_scales=_count(state, rf"^{re.escape(prefix)}patch_embed\.conv1_(\d+)\."),
+    )
+
+
+def infer_tokenizer_config(state: Mapping[str, torch.Tensor]) -> TokenizerConfig:
+    """Infer a :class:`TokenizerConfig` from the tensors' shapes.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> state = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).state_dict()
+    >>> infer_tokenizer_config(state) == TokenizerConfig.tiny()
+    True
+    """
+    shared = _shared_config(state, "encoder.")
+    n_code, code_dim = _shape(state, "quantize_1.layers.0.embedding.weight")
+    return TokenizerConfig(
+        **shared,
+        encoder_depth=_count(state, r"^encoder\.blocks\.(\d+)\."),
+        decoder_depth=_count(state, r"^decoder\.blocks\.(\d+)\."),
+        n_code=n_code,
+        code_dim=code_dim,
+        n_levels=_count(state, r"^quantize_1\.layers\.(\d+)\."),
+        init_values=1e-5 if "encoder.blocks.0.gamma_1" in state else 0.0,
+    )
+
+
+def infer_foundation_config(
+    state: Mapping[str, torch.Tensor], vocab_size: int | None = None
+) -> FoundationConfig:
+    """Infer a :class:`FoundationConfig` from the tensors' shapes.
+
+    The number of levels and the vocabulary size come from the pre-training
+    heads; without them (an encoder-only file) ``vocab_size`` (default 8192)
+    and 8 levels are assumed.
+    """
+    shared = _shared_config(state, "")
+    n_heads = _count(state, r"^head_pre_(\d+)\.")
+    if n_heads:
+        shared["n_levels"] = n_heads // shared["n_scales"]
+        vocab_size = _shape(state, "head_pre_1.weight")[0]
+    values = dict(shared, depth=_count(state, r"^blocks\.(\d+)\."))
+    if vocab_size is not None:
+        values["vocab_size"] = vocab_size
+    values["init_values"] = 1e-5 if "blocks.0.gamma_1" in state else 0.0
+    return FoundationConfig(**values)
+
+
+def check_state_dict(
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    what: str,
+    optional: re.Pattern | None = None,
+):
+    """Raise :class:`CheckpointError` unless ``state`` matches ``expected``.
+
+    Parameters
+    ----------
+    state : Mapping
+        The checkpoint.
+    expected : Mapping
+        The model's own state dict.
+    what : str
+        Name of the model, for messages.
+    optional : re.Pattern | None
+        Model keys that the checkpoint may lack (they keep their fresh values).
+    """
+    missing = [
+        k for k in expected if k not in state and not (optional and optional.match(k))
+    ]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in state
+        if k in expected and state[k].shape != expected[k].shape
+    ]
+    problems = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected),
+                        ("wrong shape", wrong)):
+        if keys:
+            shown = ", ".join(keys[:8]) + (f" ... ({len(keys)} in all)" if len(keys) > 8 else "")
+            problems.append(f"{label} key(s): {shown}")
+    if problems:
+        raise CheckpointError(f"Checkpoint does not match {what}: " + "; ".join(problems))
+
+
+def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> dict:
+    """Read and validate a tokenizer state dict against ``config`` (inferred if None)."""
+    state = read_state_dict(source)
+    config = infer_tokenizer_config(state) if config is None else config
+    expected = NeuroRVQTokenizerModel(config).state_dict()
+    check_state_dict(state, expected, f"NeuroRVQTokenizerModel({config})")
+    return state
+
+
+def load_foundation_state_dict(
+    source, config: FoundationConfig | None = None, pretraining: bool = False
+) -> dict:
+    """Read and validate a foundation-model state dict.
+
+    Pre-training keys (``mask_token``, ``norm_pre.*``, ``head_pre_*``) are
+    recognised: kept with ``pretraining=True`` (then required), dropped with a
+    log message otherwise. Classification keys (``fc_norm.*``, ``head.*``) are
+    optional.
+    """
+    state = read_state_dict(source)
+    config = infer_foundation_config(state) if config is None else config
+    pretraining_keys = [k for k in state if PRETRAINING_KEY_PATTERN.match(k)]
+    if not pretraining and pretraining_keys:
+        logger.info(
+            f"Dropping {len(pretraining_keys)} pre-training tensors (mask_token, "
+            "norm_pre, head_pre_*) not used for encoding or fine-tuning."
+        )
+        state = {k: v for k, v in state.items() if k not in pretraining_keys}
+    expected = NeuroRVQFoundation(config=config, pretraining=pretraining).state_dict()
+    expected = {k: v for k, v in expected.items()}
+    if "head.weight" in state and "head.weight" not in expected:
+        n_outputs = state["head.weight"].shape[0]
+        expected = NeuroRVQFoundation(
+            n_outputs=n_outputs, config=config, pretraining=pretraining
+        ).state_dict()
+    check_state_dict(
+        state,
+        expected,
+        f"NeuroRVQFoundation(pretraining={pretraining}, {config})",
+        optional=CLASSIFIER_KEY_PATTERN,
+    )
+    return state
+
+
+def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
+    """Build a :class:`NeuroRVQTokenizerModel` from a checkpoint, in eval mode.
+
+    Parameters
+    ----------
+    source : str | Path | Mapping
+        Checkpoint file or state dict.
+    config : TokenizerConfig | None
+        Expected configuration; inferred from the tensors' shapes when None.
+    device : str | torch.device
+        Where to put the model.
+    """
+    state = read_state_dict(source)
+    config = infer_tokenizer_config(state) if config is None else config
+    state = load_tokenizer_state_dict(state, config)
+    model = NeuroRVQTokenizerModel(config)
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval()
+
+
+def load_foundation(
+    source,
+    config: FoundationConfig | None = None,
+    pretraining: bool = False,
+    device="cpu",
+    **module_kwargs,
+):
+    """Build a :class:`NeuroRVQFoundation` from a checkpoint, in eval mode.
+
+    ``module_kwargs`` go to the constructor (``n_outputs``, ``chs_info``...).
+    A classification head in the file is loaded when ``n_outputs`` matches.
+    """
+    state = read_state_dict(source)
+    config = infer_foundation_config(state) if config is None else config
+    state = load_foundation_state_dict(state, config, pretraining=pretraining)
+    model = NeuroRVQFoundation(config=config, pretraining=pretraining, **module_kwargs)
+    if "head.weight" in state and (
+        model.n_outputs is None or model.head.weight.shape != state["head.weight"].shape
+    ):
+        state = {k: v for k, v in state.items() if not CLASSIFIER_KEY_PATTERN.match(k)}
+    result = model.load_state_dict(state, strict=False)
+    leftover = [k for k in result.missing_keys if not CLASSIFIER_KEY_PATTERN.match(k)]
+    if leftover or result.unexpected_keys:  # check_state_dict makes this unreachable
+        raise CheckpointError(f"missing {leftover}, unexpected {result.unexpected_keys}")
+    return model.to(device).eval()
+
+
+def published_state_dict(model) -> dict[str, torch.Tensor]:
+    """State dict of ``model`` in the published layout (CPU tensors).
+
+    For a foundation model the fresh classification parts (``fc_norm``,
+    ``head``) are left out, so the result has exactly the published file's keys.
+    """
+    state = model.state_dict()
+    if isinstance(model, NeuroRVQFoundation):
+        state = {k: v for k, v in state.items() if not CLASSIFIER_KEY_PATTERN.match(k)}
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def save_checkpoint(model_or_state, path) -> Path:
+    """Write a checkpoint in the published layout, atomically.
+
+    Parameters
+    ----------
+    model_or_state : nn.Module | Mapping
+        A NeuroRVQ module (see :func:`published_state_dict`) or a state dict.
+    path : str | Path
+        Destination; written to a temporary file in the same folder first, then
+        renamed, so an interrupted save never leaves a truncated file.
+    """
+    if isinstance(model_or_state, torch.nn.Module):
+        state = published_state_dict(model_or_state)
+    else:
+        state = dict(model_or_state)
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

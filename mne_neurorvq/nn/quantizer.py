@@ -1,0 +1,332 @@
+"""Residual vector quantisation with EMA codebooks (spec section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def l2norm(x: torch.Tensor) -> torch.Tensor:
+    """L2-normalise the last axis (eps 1e-12, as :func:`torch.nn.functional.normalize`)."""
+    return F.normalize(x, p=2.0, dim=-1)
+
+
+def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over all processes when torch.distributed is running."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(tensor)
+    return tensor
+
+
+def cosine_kmeans(
+    samples: torch.Tensor,
+    n_clusters: int,
+    n_iter: int = 10,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cluster unit vectors by cosine k-means.
+
+    Initial centroids are ``n_clusters`` samples drawn without replacement
+    when there are enough samples, with replacement otherwise. Each round
+    assigns every sample to the centroid with the largest dot product, and
+    replaces each centroid by the L2-normalised mean of its cluster (an empty
+    cluster keeps its centroid).
+
+    Parameters
+    ----------
+    samples : Tensor, shape (M, C)
+        L2-normalised vectors.
+    n_clusters : int
+        Number of centroids (K).
+    n_iter : int
+        Rounds of assignment and update.
+    generator : torch.Generator | None
+        Random generator for the initial draw.
+
+    Returns
+    -------
+    centroids : Tensor, shape (K, C)
+    counts : Tensor, shape (K,)
+        Cluster sizes of the last round.
+    """
+    n_samples = samples.shape[0]
+    device = samples.device
+    if n_samples >= n_clusters:
+        pick = torch.randperm(n_samples, generator=generator, device="cpu")[:n_clusters]
+    else:
+        pick = torch.randint(0, n_samples, (n_clusters,), generator=generator)
+    centroids = samples[pick.to(device)]
+    counts = torch.zeros(n_clusters, device=device, dtype=samples.dtype)
+    for _ in range(n_iter):
+        assignment = (samples @ centroids.t()).argmax(dim=-1)
+        counts = torch.bincount(assignment, minlength=n_clusters).to(samples.dtype)
+        empty = counts == 0
+        sums = torch.zeros_like(centroids).index_add_(0, assignment, samples)
+        means = l2norm(sums / counts.masked_fill(empty, 1.0).unsqueeze(-1))
+        centroids = torch.where(empty.unsqueeze(-1), centroids, means)
+    return centroids, counts
+
+
+class EMACodebook(nn.Module):
+    """One codebook: code vectors updated by an exponential moving average.
+
+    ``weight`` holds the codes; ``cluster_size`` and ``embed_avg`` are kept for
+    checkpoint compatibility (written by the k-means initialisation and
+    otherwise unused); ``initted`` flags whether the codebook was initialised.
+    """
+
+    def __init__(self, n_code: int, code_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_code, code_dim), requires_grad=False)
+        self.cluster_size = nn.Parameter(torch.zeros(n_code), requires_grad=False)
+        self.embed_avg = nn.Parameter(
+            torch.zeros(n_code, code_dim), requires_grad=False
+        )
+        self.register_buffer("initted", torch.zeros(1))
+        self._norm_cache = None
+
+    @property
+    def is_initialised(self) -> bool:
+        """Whether the codes were initialised (by k-means or a checkpoint)."""
+        return bool(self.initted.item())
+
+    def code_norms(self) -> torch.Tensor:
+        """Squared norms of the codes, cached until the codes change."""
+        weight = self.weight
+        key = (weight.data_ptr(), weight._version, weight.device, weight.dtype)
+        if self._norm_cache is None or self._norm_cache[0] != key:
+            self._norm_cache = (key, weight.pow(2).sum(dim=1))
+        return self._norm_cache[1]
+
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code of every row of ``z`` (M, C).
+
+        Squared distances ``|z|^2 + |e|^2 - 2 z.e`` are formed by one matrix
+        product; ties go to the first index.
+        """
+        z = z.float()
+        codes = self.weight.float()
+        offset = z.pow(2).sum(dim=1, keepdim=True) + self.code_norms().float()
+        distances = torch.addmm(offset, z, codes.t(), alpha=-2.0)
+        return distances.argmin(dim=1)
+
+    def distance_gap(self, z: torch.Tensor) -> torch.Tensor:
+        """Second-smallest minus smallest squared distance of each row of ``z``."""
+        z = z.float()
+        offset = z.pow(2).sum(dim=1, keepdim=True) + self.code_norms().float()
+        distances = torch.addmm(offset, z, self.weight.float().t(), alpha=-2.0)
+        two = distances.topk(2, dim=1, largest=False).values
+        return two[:, 1] - two[:, 0]
+
+    @torch.no_grad()
+    def kmeans_init_(self, z: torch.Tensor, n_iter: int, generator=None):
+        """Initialise the codes by cosine k-means on ``z`` and set ``initted``."""
+        centroids, counts = cosine_kmeans(z, self.weight.shape[0], n_iter, generator)
+        self.weight.data.copy_(centroids)
+        self.cluster_size.data.copy_(counts)
+        self.initted.data.fill_(1.0)
+
+    @torch.no_grad()
+    def ema_update_(self, z: torch.Tensor, indices: torch.Tensor, decay: float):
+        """Move the codes towards the mean of their assigned inputs.
+
+        Counts and per-code sums are summed over processes first when
+        torch.distributed is running, so every rank keeps identical codes.
+
+        Returns
+        -------
+        counts : Tensor, shape (K,)
+            Codes' usage in this batch (all processes).
+        """
+        n_code = self.weight.shape[0]
+        counts = torch.bincount(indices, minlength=n_code).to(z.dtype)
+        sums = torch.zeros_like(self.weight).index_add_(0, indices, z.to(self.weight))
+        _all_reduce_sum(counts)
+        _all_reduce_sum(sums)
+        empty = counts == 0
+        means = l2norm(sums / counts.masked_fill(empty, 1.0).unsqueeze(-1))
+        means = torch.where(empty.unsqueeze(-1), self.weight, means)
+        self.weight.data.mul_(decay).add_(means, alpha=1 - decay)
+        self.weight.data.copy_(l2norm(self.weight.data))
+        return counts
+
+
+@dataclass
+class QuantizerOutput:
+    """Result of :class:`ResidualVQ`.
+
+    Attributes
+    ----------
+    quantized : Tensor, shape (B, C, N, A)
+        Sum of the level outputs (straight-through).
+    indices : Tensor of int64, shape (L, B * N * A)
+        Code index per level and token (epoch-major, then channel-major).
+    loss : Tensor
+        Mean over levels of each level's commitment and residual terms.
+    level_losses : Tensor, shape (L,)
+        Each level's ``beta * MSE(code, z)`` term.
+    usage : Tensor, shape (L,)
+        Distinct codes chosen at each level / K.
+    """
+
+    quantized: torch.Tensor
+    indices: torch.Tensor
+    loss: torch.Tensor
+    level_losses: torch.Tensor
+    usage: torch.Tensor
+
+
+class QuantizerLevel(nn.Module):
+    """One residual level: normalise the residual, pick the nearest code."""
+
+    def __init__(self, n_code: int, code_dim: int):
+        super().__init__()
+        self.register_buffer("cluster_size", torch.zeros(n_code))
+        self.embedding = EMACodebook(n_code, code_dim)
+
+
+class ResidualVQ(nn.Module):
+    """Residual vector quantiser of one scale: ``n_levels`` EMA codebooks.
+
+    Level ``l`` L2-normalises its residual input ``r_l``, picks the nearest
+    code ``q_l``, outputs ``z + (q_l - z)`` (straight-through) and passes
+    ``r_l - q_l`` on. In training mode the codebooks are updated by EMA after
+    the lookup (and initialised by k-means at the first step if needed). In
+    eval mode nothing is mutated.
+
+    Parameters
+    ----------
+    n_code : int
+        Codes per level (K).
+    code_dim : int
+        Code width (C).
+    n_levels : int
+        Residual levels (L).
+    decay : float
+        EMA decay.
+    beta : float
+        Weight of the commitment term.
+    kmeans_iters : int
+        Rounds of the k-means initialisation.
+    """
+
+    def __init__(
+        self,
+        n_code: int,
+        code_dim: int,
+        n_levels: int,
+        decay: float = 0.99,
+        beta: float = 1.0,
+        kmeans_iters: int = 10,
+    ):
+        super().__init__()
+        self.n_code = n_code
+        self.decay = decay
+        self.beta = beta
+        self.kmeans_iters = kmeans_iters
+        self.layers = nn.ModuleList(
+            QuantizerLevel(n_code, code_dim) for _ in range(n_levels)
+        )
+        self.generator = None
+
+    def codebooks(self) -> list[EMACodebook]:
+        """The codebook of every level, in order."""
+        return [level.embedding for level in self.layers]
+
+    def _check_initialised(self, level: int, codebook: EMACodebook):
+        if not codebook.is_initialised:
+            raise RuntimeError(
+                f"Codebook of level {level} is not initialised: load trained "
+                "weights, or run the quantiser in training mode once (k-means "
+                "initialisation)."
+            )
+
+    def forward(
+        self, x: torch.Tensor, return_gaps: bool = False, return_levels: bool = False
+    ) -> QuantizerOutput:
+        """Quantise ``x`` (B, C, N, A).
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, C, N, A)
+        return_gaps : bool
+            Also return the code-distance gap of every level and token
+            (diagnostic, adds a top-2 search), as ``out.gaps`` (L, B*N*A).
+        return_levels : bool
+            Also return every level's residual input and straight-through
+            output, as ``out.level_inputs`` and ``out.level_outputs``
+            (L, B, C, N, A).
+        """
+        batch, code_dim, n_chans, n_patches = x.shape
+        residual = x.permute(0, 2, 3, 1).reshape(-1, code_dim)
+        total = torch.zeros_like(residual)
+        indices, losses, commit, usage, gaps = [], [], [], [], []
+        level_inputs, level_outputs = [], []
+        for level, layer in enumerate(self.layers):
+            codebook = layer.embedding
+            z = l2norm(residual)
+            if self.training and not codebook.is_initialised:
+                codebook.kmeans_init_(z.detach().float(), self.kmeans_iters, self.generator)
+            self._check_initialised(level, codebook)
+            index = codebook.nearest(z.detach())
+            code = F.embedding(index, codebook.weight).to(z.dtype)
+            out = z + (code - z).detach()
+            next_residual = residual - out
+            commit_loss = self.beta * F.mse_loss(code.detach(), z)
+            losses.append(commit_loss + 0.4 * F.mse_loss(out, next_residual.detach()))
+            commit.append(commit_loss.detach())
+            usage.append(index.unique().numel() / self.n_code)
+            if return_gaps:
+                gaps.append(codebook.distance_gap(z.detach()))
+            if self.training:
+                counts = codebook.ema_update_(z.detach(), index, self.decay)
+                layer.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+            if return_levels:
+                level_inputs.append(residual)
+                level_outputs.append(out)
+            total = total + out
+            residual = next_residual
+            indices.append(index)
+        quantized = total.reshape(batch, n_chans, n_patches, code_dim)
+        out = QuantizerOutput(
+            quantized=quantized.permute(0, 3, 1, 2),
+            indices=torch.stack(indices),
+            loss=torch.stack(losses).mean(),
+            level_losses=torch.stack(commit),
+            usage=torch.tensor(usage),
+        )
+        if return_gaps:
+            out.gaps = torch.stack(gaps)
+        if return_levels:
+            def to_maps(values):
+                maps = torch.stack(values).reshape(-1, batch, n_chans, n_patches, code_dim)
+                return maps.permute(0, 1, 4, 2, 3)
+
+            out.level_inputs = to_maps(level_inputs)
+            out.level_outputs = to_maps(level_outputs)
+        return out
+
+    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
+        """Sum the codes of every level.
+
+        Parameters
+        ----------
+        indices : Tensor of int64, shape (L, ...)
+
+        Returns
+        -------
+        Tensor, shape (..., C)
+        """
+        if indices.shape[0] != len(self.layers):
+            raise ValueError(
+                f"Expected {len(self.layers)} levels of indices, got {indices.shape[0]}"
+            )
+        total = None
+        for level, (index, codebook) in enumerate(zip(indices, self.codebooks())):
+            self._check_initialised(level, codebook)
+            code = F.embedding(index, codebook.weight)
+            total = code if total is None else total + code
+        return total

@@ -1,0 +1,87 @@
+"""Multi-scale temporal convolution: the patch embedding (spec section 2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import POOL_WIDTHS, STAGE1_KERNELS, STAGE2_KERNELS, _BaseConfig
+
+
+class MultiScaleTemporalConv(nn.Module):
+    """Embed every patch at four temporal scales.
+
+    The patches of a sample are viewed as one image ``(1, N*A, P)`` and passed
+    through ``n_scales`` parallel branches of two convolution stages each
+    (conv -> GroupNorm -> exact GELU -> average pool). Each branch gives one
+    ``embed_dim``-wide vector per patch, flattened with time outer and
+    convolution channel inner.
+
+    GroupNorm statistics cover all patches of a sample, so a patch's embedding
+    depends on the other patches of its epoch (as in the published model).
+
+    Parameters
+    ----------
+    config : TokenizerConfig | FoundationConfig
+        Model configuration.
+
+    Notes
+    -----
+    Submodules are named ``conv{stage}_{branch}`` and ``norm{stage}_{branch}``
+    (1-based), the key layout of the published checkpoints.
+    """
+
+    def __init__(self, config: _BaseConfig):
+        super().__init__()
+        self.n_scales = config.n_scales
+        channels = config.conv_channels
+        for stage, kernels in ((1, STAGE1_KERNELS), (2, STAGE2_KERNELS)):
+            for branch in range(1, self.n_scales + 1):
+                kernel = kernels[branch - 1]
+                in_channels = 1 if stage == 1 else channels
+                conv = nn.Conv2d(
+                    in_channels,
+                    channels,
+                    kernel_size=(1, kernel),
+                    padding=(0, kernel // 2),
+                )
+                norm = nn.GroupNorm(config.conv_groups, channels)
+                self.add_module(f"conv{stage}_{branch}", conv)
+                self.add_module(f"norm{stage}_{branch}", norm)
+        self.act = nn.GELU()
+        self.pools = nn.ModuleList(nn.AvgPool2d((1, width)) for width in POOL_WIDTHS)
+
+    def branch(self, patches: torch.Tensor, scale: int) -> torch.Tensor:
+        """Run one branch.
+
+        Parameters
+        ----------
+        patches : Tensor, shape (B, T, P)
+            The T = N*A patches of every sample.
+        scale : int
+            0-based branch index.
+
+        Returns
+        -------
+        Tensor, shape (B, T, D)
+        """
+        x = patches.unsqueeze(1)
+        for stage, pool in enumerate(self.pools, start=1):
+            x = getattr(self, f"conv{stage}_{scale + 1}")(x)
+            x = getattr(self, f"norm{stage}_{scale + 1}")(x)
+            x = pool(self.act(x))
+        # (B, channels, T, time) -> (B, T, time * channels), channel inner
+        return x.permute(0, 2, 3, 1).flatten(2)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """Embed patches at every scale.
+
+        Parameters
+        ----------
+        patches : Tensor, shape (B, T, P)
+
+        Returns
+        -------
+        Tensor, shape (S, B, T, D)
+        """
+        return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])

@@ -1,0 +1,313 @@
+"""Check this implementation against reference tensors computed by the authors' code.
+
+Usage::
+
+    python -m mne_neurorvq.parity DIR [--json OUT]
+
+``DIR`` holds a fixture in the format of ``upstream-parity/README.md``:
+``config.json``, ``tokenizer_state_dict.pt``, ``foundation_model_state_dict.pt``,
+``cases.pt`` and optionally ``ema_step.pt``. Every case is run through this
+package's model, every stored output is compared with the README's tolerances,
+and the exit status is non-zero when any output is out of tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .nn import FoundationConfig, NeuroRVQFoundation, NeuroRVQTokenizerModel
+from .nn import TokenizerConfig, pretraining_loss
+from .nn.checkpoints import load_foundation_state_dict, load_tokenizer_state_dict
+from .nn.transformer import token_indices
+
+#: Outputs compared with the Fourier-target tolerances (README "Tolerances").
+_TARGET_ATOL = {"target_amplitude": ("rel", 1e-4), "target_sin": ("abs", 1e-3),
+                "target_cos": ("abs", 1e-3)}
+_SCALARS = {
+    "loss_rvq_per_branch", "loss_rvq", "loss_amplitude", "loss_phase",
+    "loss_signal", "loss_total", "pretrain_ce_masked_per_head",
+    "pretrain_ce_symmetric_per_head", "pretrain_loss", "pretrain_logsumexp_masked",
+    "pretrain_logsumexp_symmetric",
+}
+#: Near-tie threshold below which a token may legitimately differ.
+NEAR_TIE = 1e-6
+
+
+@dataclass
+class Comparison:
+    """One compared output."""
+
+    case: str
+    key: str
+    max_abs_err: float
+    max_rel_err: float
+    tolerance: str
+    ok: bool
+    agreement: float | None = None  # share of identical integers (tokens, argmax)
+
+
+def configs_from_reference(config: dict) -> tuple[TokenizerConfig, FoundationConfig]:
+    """Translate the reference constructor arguments of ``config.json``."""
+    enc, dec = config["tokenizer"]["encoder_config"], config["tokenizer"]["decoder_config"]
+    shared = dict(
+        patch_size=enc["patch_size"],
+        n_patches=enc["n_patches"],
+        n_electrodes=enc["n_global_electrodes"],
+        embed_dim=enc["embed_dim"],
+        num_heads=enc["num_heads"],
+        mlp_ratio=float(enc["mlp_ratio"]),
+        conv_channels=enc.get("out_chans_encoder", 8),
+    )
+    tokenizer = TokenizerConfig(
+        **shared,
+        encoder_depth=enc["depth"],
+        decoder_depth=dec["depth"],
+        n_code=config["tokenizer"]["n_code"],
+        code_dim=config["tokenizer"]["code_dim"],
+        init_values=float(enc["init_values"]),
+    )
+    fm = config["foundation_model"]
+    foundation = FoundationConfig(
+        **{**shared, "conv_channels": fm.get("out_chans", 8)},
+        depth=fm["depth"],
+        vocab_size=fm["vocab_size"],
+        init_values=float(fm["init_values"]),
+    )
+    return tokenizer, foundation
+
+
+def _compare_float(case, key, got, expected, max_abs) -> Comparison:
+    got, expected = got.detach().double().cpu(), expected.double()
+    if got.shape != expected.shape:
+        return Comparison(case, key, float("inf"), float("inf"),
+                          f"shape {tuple(got.shape)} vs {tuple(expected.shape)}", False)
+    err = (got - expected).abs()
+    rel = err / expected.abs().clamp(min=1e-30)
+    if key in _SCALARS:
+        bound, tol = 1e-5 * expected.abs(), "rtol 1e-5"
+    elif key in _TARGET_ATOL:
+        kind, value = _TARGET_ATOL[key]
+        atol = value * max_abs if kind == "rel" else value
+        bound, tol = torch.full_like(err, atol), f"atol {atol:.2e}"
+    else:
+        bound = 1e-5 * max_abs + 1e-5 * expected.abs()
+        tol = f"atol {1e-5 * max_abs:.2e} + rtol 1e-5"
+    ok = bool((err <= bound + 1e-12).all())
+    return Comparison(case, key, float(err.max()), float(rel.max()), tol, ok)
+
+
+def _compare_tokens(case, key, got, expected, gaps) -> Comparison:
+    """Exact comparison; a token may differ only after a near tie of its branch."""
+    got = got.cpu()
+    same = got == expected
+    if gaps is None:
+        allowed = torch.zeros_like(same)
+    else:  # tokens (S, L, B, T): a near tie at level l frees levels >= l
+        allowed = (gaps < NEAR_TIE).cummax(dim=1).values
+    ok = bool((same | allowed).all())
+    return Comparison(case, key, float((~same).sum()), 0.0,
+                      "exact (near ties exempt)", ok, float(same.double().mean()))
+
+
+def _run_case(case, tokenizer, foundation) -> list[Comparison]:
+    name, exp, max_abs = case["name"], case["expected"], case["max_abs"]
+    x = case["x"].float()
+    batch, n_chans, _ = x.shape
+    n_patches = int(case["n_patches"])
+    chan_idx = case["chan_vocab_idx"].long()
+    results = []
+
+    def check(key, got):
+        if key in exp:
+            results.append(_compare_float(name, key, got, exp[key], max_abs.get(key, 1.0)))
+
+    # index tensors as the reference is given them
+    spatial, temporal = token_indices(chan_idx, n_patches, tokenizer.config.n_patches)
+    for key, got in (("input_chans", spatial), ("input_times", temporal)):
+        ok = bool(torch.equal(got, case[key].reshape(-1)))
+        results.append(Comparison(name, key, 0.0 if ok else 1.0, 0.0, "exact", ok))
+
+    with torch.inference_mode():
+        patches = x.reshape(batch, n_chans, n_patches, -1)
+        flat = patches.reshape(batch, n_chans * n_patches, -1)
+        check("patch_embed", tokenizer.encoder.patch_embed(flat))
+        check("encoder_features", tokenizer.encoder_features(patches, chan_idx))
+        encoded = tokenizer.encode(patches, chan_idx)  # (S, B, C, N, A)
+        check("encode_task_out", encoded.permute(0, 1, 3, 4, 2).flatten(2, 3))
+        outputs = tokenizer.quantize(encoded, return_gaps=True)
+        quantized = torch.stack([o.quantized for o in outputs])
+        check("quantized", quantized)
+        gaps = torch.stack([o.gaps for o in outputs]).reshape(exp["tokens"].shape)
+        check("code_distance_gap", gaps)
+        tokens = torch.stack([o.indices for o in outputs]).reshape(exp["tokens"].shape)
+        results.append(_compare_tokens(name, "tokens", tokens, exp["tokens"],
+                                       exp.get("code_distance_gap")))
+        spatial_d, temporal_d = token_indices(chan_idx, n_patches, tokenizer.config.n_patches)
+        check("decoder_features", tokenizer.decoder(quantized, spatial_d, temporal_d))
+        pred = tokenizer.decode(quantized, chan_idx)
+        check("dec_amplitude", pred.amplitude)
+        check("dec_sin", pred.sin)
+        check("dec_cos", pred.cos)
+        from .nn.fourier import fourier_targets, reconstruct_signal
+
+        targets = fourier_targets(patches)
+        check("target_amplitude", targets.amplitude)
+        check("target_sin", targets.sin)
+        check("target_cos", targets.cos)
+        recon = reconstruct_signal(pred.amplitude, pred.sin, pred.cos,
+                                   targets.amplitude_mean.reshape(-1, 1, 1),
+                                   targets.amplitude_std.reshape(-1, 1, 1))
+        check("recon_signal", recon)
+        out = tokenizer(x, chan_idx)
+        check("std_x", out.std_x)
+        check("std_recon_signal", out.std_recon)
+        check("loss_rvq_per_branch", out.loss_rvq_per_scale)
+        check("loss_rvq", out.loss_rvq)
+        check("loss_amplitude", out.loss_amplitude)
+        check("loss_phase", out.loss_phase)
+        check("loss_signal", out.loss_signal)
+        check("loss_total", out.loss)
+
+        features = foundation.forward_features(patches, chan_idx)
+        pooled = foundation.pool(features)
+        check("fm_pooled_prenorm", pooled)
+        check("fm_embedding", foundation.fc_norm(pooled))
+
+        mask = case["mask"].bool()
+        hidden_m = foundation.pretraining_hidden(patches, mask, chan_idx)
+        hidden_s = foundation.pretraining_hidden(patches, ~mask, chan_idx)
+        check("pretrain_hidden_masked", hidden_m)
+        check("pretrain_hidden_symmetric", hidden_s)
+        logits_m = foundation.pretraining_logits(hidden_m, mask)
+        logits_s = foundation.pretraining_logits(hidden_s, ~mask)
+        for suffix, logits in (("masked", logits_m), ("symmetric", logits_s)):
+            stored = exp[f"pretrain_logits_{suffix}"]
+            check(f"pretrain_logits_{suffix}", logits[:, : stored.shape[1]])
+            check(f"pretrain_logsumexp_{suffix}", logits.logsumexp(dim=-1))
+            argmax = logits.argmax(dim=-1)
+            expected_argmax = exp[f"pretrain_argmax_{suffix}"]
+            same = argmax == expected_argmax
+            results.append(Comparison(name, f"pretrain_argmax_{suffix}",
+                                      float((~same).sum()), 0.0, "exact",
+                                      bool(same.all()), float(same.double().mean())))
+        loss, ce_m, ce_s = pretraining_loss(logits_m, logits_s, exp["tokens"], mask)
+        check("pretrain_ce_masked_per_head", ce_m)
+        check("pretrain_ce_symmetric_per_head", ce_s)
+        check("pretrain_loss", loss)
+    return results
+
+
+def _run_ema_step(step, tokenizer_config) -> list[Comparison]:
+    """Replay the training-mode step of one residual quantiser."""
+    from .nn.quantizer import ResidualVQ
+
+    name = "ema_step"
+    config = tokenizer_config
+    quantizer = ResidualVQ(config.n_code, config.code_dim, config.n_levels,
+                           decay=float(step["decay"]), beta=float(step["beta"]))
+    quantizer.load_state_dict(step["state_before"], strict=True)
+    quantizer.train()
+    x = step["input"].clone().requires_grad_(True)
+    out = quantizer(x, return_levels=True)
+    objective = out.loss + (out.quantized * step["grad_weights"]).sum()
+    (grad_input,) = torch.autograd.grad(objective, x)
+    results = []
+    for key, got in (
+        ("quantized_out", out.quantized),
+        ("loss", out.loss),
+        ("level_losses", out.level_losses),
+        ("usage_ratios", out.usage),
+        ("level_inputs", out.level_inputs),
+        ("level_outputs", out.level_outputs),
+    ):
+        max_abs = float(step[key].abs().max())
+        results.append(_compare_float(name, key, got, step[key], max_abs))
+    results.append(_compare_float(name, "grad_input", grad_input, step["grad_input"],
+                                  float(step["grad_input"].abs().max())))
+    same = out.indices == step["indices"]
+    results.append(Comparison(name, "indices", float((~same).sum()), 0.0, "exact",
+                              bool(same.all()), float(same.double().mean())))
+    after = quantizer.state_dict()
+    for key, expected in step["state_after"].items():
+        err = float((after[key].double() - expected.double()).abs().max())
+        results.append(Comparison(name, f"state_after.{key}", err, 0.0, "atol 1e-6",
+                                  err <= 1e-6))
+    return results
+
+
+def run_parity(directory: str | Path, verbose: bool = True) -> list[Comparison]:
+    """Run every case of a parity fixture and compare all outputs.
+
+    Parameters
+    ----------
+    directory : str | Path
+        Fixture folder (see the module docstring).
+    verbose : bool
+        Print a table of the results.
+
+    Returns
+    -------
+    list of Comparison
+    """
+    directory = Path(directory)
+    config = json.loads((directory / "config.json").read_text())
+    tok_config, fm_config = configs_from_reference(config)
+    tokenizer = NeuroRVQTokenizerModel(tok_config).eval()
+    tokenizer.load_state_dict(
+        load_tokenizer_state_dict(directory / "tokenizer_state_dict.pt", tok_config)
+    )
+    foundation = NeuroRVQFoundation(config=fm_config, pretraining=True).eval()
+    state = load_foundation_state_dict(
+        directory / "foundation_model_state_dict.pt", fm_config, pretraining=True
+    )
+    foundation.load_state_dict(state, strict=False)
+    cases = torch.load(directory / "cases.pt", weights_only=True, map_location="cpu")
+    results = []
+    for case in cases:
+        results.extend(_run_case(case, tokenizer, foundation))
+    ema_path = directory / "ema_step.pt"
+    if ema_path.exists():
+        step = torch.load(ema_path, weights_only=True, map_location="cpu")
+        results.extend(_run_ema_step(step, tok_config))
+    if verbose:
+        print_report(results)
+    return results
+
+
+def print_report(results: list[Comparison], file=None):
+    """Print one line per compared output and a summary."""
+    file = sys.stdout if file is None else file
+    header = f"{'case':<20} {'output':<34} {'max abs err':>12} {'max rel err':>12}  {'agree':>7}  ok"
+    print(header, file=file)
+    print("-" * len(header), file=file)
+    for r in results:
+        agree = "" if r.agreement is None else f"{100 * r.agreement:6.2f}%"
+        print(f"{r.case:<20} {r.key:<34} {r.max_abs_err:12.3e} {r.max_rel_err:12.3e}"
+              f"  {agree:>7}  {'ok' if r.ok else 'FAIL (' + r.tolerance + ')'}", file=file)
+    failed = [r for r in results if not r.ok]
+    print(f"\n{len(results) - len(failed)} of {len(results)} outputs within tolerance",
+          file=file)
+
+
+def main(argv=None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m mne_neurorvq.parity",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("directory", help="parity fixture folder")
+    parser.add_argument("--json", help="also write the comparisons to this JSON file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    results = run_parity(args.directory)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
