@@ -1,4 +1,4 @@
-"""mne-neurorvq: the NeuroRVQ EEG tokenizer and foundation model for MNE and scikit-learn.
+"""mne-neurorvq: the NeuroRVQ EEG tokenizer and foundation model for MNE and sklearn.
 
 Importing the package is light: torch models live in :mod:`mne_neurorvq.nn`,
 and braindecode (needed only by the classifier) is imported on first use.

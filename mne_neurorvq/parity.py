@@ -21,18 +21,33 @@ from pathlib import Path
 
 import torch
 
-from .nn import FoundationConfig, NeuroRVQFoundation, NeuroRVQTokenizerModel
-from .nn import TokenizerConfig, pretraining_loss
+from .nn import (
+    FoundationConfig,
+    NeuroRVQFoundation,
+    NeuroRVQTokenizerModel,
+    TokenizerConfig,
+    pretraining_loss,
+)
 from .nn.checkpoints import load_foundation_state_dict, load_tokenizer_state_dict
 from .nn.transformer import token_indices
 
 #: Outputs compared with the Fourier-target tolerances (README "Tolerances").
-_TARGET_ATOL = {"target_amplitude": ("rel", 1e-4), "target_sin": ("abs", 1e-3),
-                "target_cos": ("abs", 1e-3)}
+_TARGET_ATOL = {
+    "target_amplitude": ("rel", 1e-4),
+    "target_sin": ("abs", 1e-3),
+    "target_cos": ("abs", 1e-3),
+}
 _SCALARS = {
-    "loss_rvq_per_branch", "loss_rvq", "loss_amplitude", "loss_phase",
-    "loss_signal", "loss_total", "pretrain_ce_masked_per_head",
-    "pretrain_ce_symmetric_per_head", "pretrain_loss", "pretrain_logsumexp_masked",
+    "loss_rvq_per_branch",
+    "loss_rvq",
+    "loss_amplitude",
+    "loss_phase",
+    "loss_signal",
+    "loss_total",
+    "pretrain_ce_masked_per_head",
+    "pretrain_ce_symmetric_per_head",
+    "pretrain_loss",
+    "pretrain_logsumexp_masked",
     "pretrain_logsumexp_symmetric",
 }
 #: Near-tie threshold below which a token may legitimately differ.
@@ -54,7 +69,10 @@ class Comparison:
 
 def configs_from_reference(config: dict) -> tuple[TokenizerConfig, FoundationConfig]:
     """Translate the reference constructor arguments of ``config.json``."""
-    enc, dec = config["tokenizer"]["encoder_config"], config["tokenizer"]["decoder_config"]
+    enc, dec = (
+        config["tokenizer"]["encoder_config"],
+        config["tokenizer"]["decoder_config"],
+    )
     shared = dict(
         patch_size=enc["patch_size"],
         n_patches=enc["n_patches"],
@@ -85,8 +103,14 @@ def configs_from_reference(config: dict) -> tuple[TokenizerConfig, FoundationCon
 def _compare_float(case, key, got, expected, max_abs) -> Comparison:
     got, expected = got.detach().double().cpu(), expected.double()
     if got.shape != expected.shape:
-        return Comparison(case, key, float("inf"), float("inf"),
-                          f"shape {tuple(got.shape)} vs {tuple(expected.shape)}", False)
+        return Comparison(
+            case,
+            key,
+            float("inf"),
+            float("inf"),
+            f"shape {tuple(got.shape)} vs {tuple(expected.shape)}",
+            False,
+        )
     err = (got - expected).abs()
     rel = err / expected.abs().clamp(min=1e-30)
     if key in _SCALARS:
@@ -111,8 +135,15 @@ def _compare_tokens(case, key, got, expected, gaps) -> Comparison:
     else:  # tokens (S, L, B, T): a near tie at level l frees levels >= l
         allowed = (gaps < NEAR_TIE).cummax(dim=1).values
     ok = bool((same | allowed).all())
-    return Comparison(case, key, float((~same).sum()), 0.0,
-                      "exact (near ties exempt)", ok, float(same.double().mean()))
+    return Comparison(
+        case,
+        key,
+        float((~same).sum()),
+        0.0,
+        "exact (near ties exempt)",
+        ok,
+        float(same.double().mean()),
+    )
 
 
 def _run_case(case, tokenizer, foundation) -> list[Comparison]:
@@ -125,7 +156,9 @@ def _run_case(case, tokenizer, foundation) -> list[Comparison]:
 
     def check(key, got):
         if key in exp:
-            results.append(_compare_float(name, key, got, exp[key], max_abs.get(key, 1.0)))
+            results.append(
+                _compare_float(name, key, got, exp[key], max_abs.get(key, 1.0))
+            )
 
     # index tensors as the reference is given them
     spatial, temporal = token_indices(chan_idx, n_patches, tokenizer.config.n_patches)
@@ -146,9 +179,14 @@ def _run_case(case, tokenizer, foundation) -> list[Comparison]:
         gaps = torch.stack([o.gaps for o in outputs]).reshape(exp["tokens"].shape)
         check("code_distance_gap", gaps)
         tokens = torch.stack([o.indices for o in outputs]).reshape(exp["tokens"].shape)
-        results.append(_compare_tokens(name, "tokens", tokens, exp["tokens"],
-                                       exp.get("code_distance_gap")))
-        spatial_d, temporal_d = token_indices(chan_idx, n_patches, tokenizer.config.n_patches)
+        results.append(
+            _compare_tokens(
+                name, "tokens", tokens, exp["tokens"], exp.get("code_distance_gap")
+            )
+        )
+        spatial_d, temporal_d = token_indices(
+            chan_idx, n_patches, tokenizer.config.n_patches
+        )
         check("decoder_features", tokenizer.decoder(quantized, spatial_d, temporal_d))
         pred = tokenizer.decode(quantized, chan_idx)
         check("dec_amplitude", pred.amplitude)
@@ -160,9 +198,13 @@ def _run_case(case, tokenizer, foundation) -> list[Comparison]:
         check("target_amplitude", targets.amplitude)
         check("target_sin", targets.sin)
         check("target_cos", targets.cos)
-        recon = reconstruct_signal(pred.amplitude, pred.sin, pred.cos,
-                                   targets.amplitude_mean.reshape(-1, 1, 1),
-                                   targets.amplitude_std.reshape(-1, 1, 1))
+        recon = reconstruct_signal(
+            pred.amplitude,
+            pred.sin,
+            pred.cos,
+            targets.amplitude_mean.reshape(-1, 1, 1),
+            targets.amplitude_std.reshape(-1, 1, 1),
+        )
         check("recon_signal", recon)
         out = tokenizer(x, chan_idx)
         check("std_x", out.std_x)
@@ -193,9 +235,17 @@ def _run_case(case, tokenizer, foundation) -> list[Comparison]:
             argmax = logits.argmax(dim=-1)
             expected_argmax = exp[f"pretrain_argmax_{suffix}"]
             same = argmax == expected_argmax
-            results.append(Comparison(name, f"pretrain_argmax_{suffix}",
-                                      float((~same).sum()), 0.0, "exact",
-                                      bool(same.all()), float(same.double().mean())))
+            results.append(
+                Comparison(
+                    name,
+                    f"pretrain_argmax_{suffix}",
+                    float((~same).sum()),
+                    0.0,
+                    "exact",
+                    bool(same.all()),
+                    float(same.double().mean()),
+                )
+            )
         loss, ce_m, ce_s = pretraining_loss(logits_m, logits_s, exp["tokens"], mask)
         check("pretrain_ce_masked_per_head", ce_m)
         check("pretrain_ce_symmetric_per_head", ce_s)
@@ -209,8 +259,13 @@ def _run_ema_step(step, tokenizer_config) -> list[Comparison]:
 
     name = "ema_step"
     config = tokenizer_config
-    quantizer = ResidualVQ(config.n_code, config.code_dim, config.n_levels,
-                           decay=float(step["decay"]), beta=float(step["beta"]))
+    quantizer = ResidualVQ(
+        config.n_code,
+        config.code_dim,
+        config.n_levels,
+        decay=float(step["decay"]),
+        beta=float(step["beta"]),
+    )
     quantizer.load_state_dict(step["state_before"], strict=True)
     quantizer.train()
     x = step["input"].clone().requires_grad_(True)
@@ -228,16 +283,33 @@ def _run_ema_step(step, tokenizer_config) -> list[Comparison]:
     ):
         max_abs = float(step[key].abs().max())
         results.append(_compare_float(name, key, got, step[key], max_abs))
-    results.append(_compare_float(name, "grad_input", grad_input, step["grad_input"],
-                                  float(step["grad_input"].abs().max())))
+    results.append(
+        _compare_float(
+            name,
+            "grad_input",
+            grad_input,
+            step["grad_input"],
+            float(step["grad_input"].abs().max()),
+        )
+    )
     same = out.indices == step["indices"]
-    results.append(Comparison(name, "indices", float((~same).sum()), 0.0, "exact",
-                              bool(same.all()), float(same.double().mean())))
+    results.append(
+        Comparison(
+            name,
+            "indices",
+            float((~same).sum()),
+            0.0,
+            "exact",
+            bool(same.all()),
+            float(same.double().mean()),
+        )
+    )
     after = quantizer.state_dict()
     for key, expected in step["state_after"].items():
         err = float((after[key].double() - expected.double()).abs().max())
-        results.append(Comparison(name, f"state_after.{key}", err, 0.0, "atol 1e-6",
-                                  err <= 1e-6))
+        results.append(
+            Comparison(name, f"state_after.{key}", err, 0.0, "atol 1e-6", err <= 1e-6)
+        )
     return results
 
 
@@ -283,22 +355,31 @@ def run_parity(directory: str | Path, verbose: bool = True) -> list[Comparison]:
 def print_report(results: list[Comparison], file=None):
     """Print one line per compared output and a summary."""
     file = sys.stdout if file is None else file
-    header = f"{'case':<20} {'output':<34} {'max abs err':>12} {'max rel err':>12}  {'agree':>7}  ok"
+    header = (
+        f"{'case':<20} {'output':<34} {'max abs err':>12} {'max rel err':>12}"
+        f"  {'agree':>7}  ok"
+    )
     print(header, file=file)
     print("-" * len(header), file=file)
     for r in results:
         agree = "" if r.agreement is None else f"{100 * r.agreement:6.2f}%"
-        print(f"{r.case:<20} {r.key:<34} {r.max_abs_err:12.3e} {r.max_rel_err:12.3e}"
-              f"  {agree:>7}  {'ok' if r.ok else 'FAIL (' + r.tolerance + ')'}", file=file)
+        print(
+            f"{r.case:<20} {r.key:<34} {r.max_abs_err:12.3e} {r.max_rel_err:12.3e}"
+            f"  {agree:>7}  {'ok' if r.ok else 'FAIL (' + r.tolerance + ')'}",
+            file=file,
+        )
     failed = [r for r in results if not r.ok]
-    print(f"\n{len(results) - len(failed)} of {len(results)} outputs within tolerance",
-          file=file)
+    print(
+        f"\n{len(results) - len(failed)} of {len(results)} outputs within tolerance",
+        file=file,
+    )
 
 
 def main(argv=None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m mne_neurorvq.parity",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mne_neurorvq.parity", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("directory", help="parity fixture folder")
     parser.add_argument("--json", help="also write the comparisons to this JSON file")
     args = parser.parse_args(argv)

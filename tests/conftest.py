@@ -22,3 +22,44 @@ def data_path() -> Path:
     if not path.is_dir():
         pytest.skip(f"real EEG data not found at {path} (set MNE_NEURORVQ_DATA)")
     return path
+
+
+#: Default location of the reference-parity fixture.
+DEFAULT_PARITY_PATH = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "fixtures"
+    / "upstream-parity"
+)
+
+
+@pytest.fixture(scope="session")
+def parity_path() -> Path:
+    """Folder of the upstream-parity fixture (``MNE_NEURORVQ_PARITY`` overrides)."""
+    path = Path(os.environ.get("MNE_NEURORVQ_PARITY", DEFAULT_PARITY_PATH)).expanduser()
+    if not (path / "cases.pt").is_file():
+        pytest.skip(f"parity fixture not found at {path} (set MNE_NEURORVQ_PARITY)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def parity_cases(parity_path):
+    """The reference cases (inputs and expected outputs)."""
+    import torch
+
+    return torch.load(parity_path / "cases.pt", weights_only=True, map_location="cpu")
+
+
+@pytest.fixture(scope="session")
+def manifest(parity_path) -> dict:
+    """Keys and shapes of the published checkpoints."""
+    import json
+
+    return json.loads((parity_path / "upstream_manifest.json").read_text())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(2)

@@ -40,7 +40,8 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     Parameters
     ----------
     source : str | Path | Mapping
-        A ``.pt`` file written by ``torch.save(state_dict)``, or a state dict.
+        A published name (see :data:`mne_neurorvq.weights.PUBLISHED_WEIGHTS`),
+        a ``.pt`` file written by ``torch.save(state_dict)``, or a state dict.
 
     Returns
     -------
@@ -49,6 +50,10 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     if isinstance(source, Mapping):
         state = dict(source)
     else:
+        from ..weights import PUBLISHED_WEIGHTS, fetch_weights
+
+        if isinstance(source, str) and source in PUBLISHED_WEIGHTS:
+            source = fetch_weights(source)
         path = Path(source).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"No checkpoint file at {path}")
@@ -176,17 +181,24 @@ def check_state_dict(
         if k in expected and state[k].shape != expected[k].shape
     ]
     problems = []
-    for label, keys in (("missing", missing), ("unexpected", unexpected),
-                        ("wrong shape", wrong)):
+    for label, keys in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("wrong shape", wrong),
+    ):
         if keys:
-            shown = ", ".join(keys[:8]) + (f" ... ({len(keys)} in all)" if len(keys) > 8 else "")
+            shown = ", ".join(keys[:8]) + (
+                f" ... ({len(keys)} in all)" if len(keys) > 8 else ""
+            )
             problems.append(f"{label} key(s): {shown}")
     if problems:
-        raise CheckpointError(f"Checkpoint does not match {what}: " + "; ".join(problems))
+        raise CheckpointError(
+            f"Checkpoint does not match {what}: " + "; ".join(problems)
+        )
 
 
 def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> dict:
-    """Read and validate a tokenizer state dict against ``config`` (inferred if None)."""
+    """Read a tokenizer state dict and check it against ``config`` (or inferred)."""
     state = read_state_dict(source)
     config = infer_tokenizer_config(state) if config is None else config
     expected = NeuroRVQTokenizerModel(config).state_dict()
@@ -272,7 +284,9 @@ def load_foundation(
     result = model.load_state_dict(state, strict=False)
     leftover = [k for k in result.missing_keys if not CLASSIFIER_KEY_PATTERN.match(k)]
     if leftover or result.unexpected_keys:  # check_state_dict makes this unreachable
-        raise CheckpointError(f"missing {leftover}, unexpected {result.unexpected_keys}")
+        raise CheckpointError(
+            f"missing {leftover}, unexpected {result.unexpected_keys}"
+        )
     return model.to(device).eval()
 
 

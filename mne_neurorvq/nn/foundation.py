@@ -9,7 +9,7 @@ from torch import nn
 from .config import FoundationConfig
 from .temporal_conv import MultiScaleTemporalConv
 from .tokenizer import as_patches
-from .transformer import TokenTransformer, token_indices
+from .transformer import TokenTransformer, as_index_tensor, token_indices
 
 
 class NeuroRVQFoundation(TokenTransformer):
@@ -69,7 +69,9 @@ class NeuroRVQFoundation(TokenTransformer):
         config = FoundationConfig() if config is None else config
         self.pretraining = pretraining
         self._n_outputs = n_outputs
-        super().__init__(config, config.depth, config.init_values, mask_token=pretraining)
+        super().__init__(
+            config, config.depth, config.init_values, mask_token=pretraining
+        )
         if sfreq is not None and float(sfreq) != config.sfreq:
             raise ValueError(
                 f"NeuroRVQ expects EEG at {config.sfreq:g} Hz, got sfreq={sfreq}; "
@@ -82,11 +84,13 @@ class NeuroRVQFoundation(TokenTransformer):
         self.sfreq = config.sfreq if sfreq is None else float(sfreq)
         if chan_idx is None and chs_info is not None:
             chan_idx = _vocab_idx_from_chs_info(chs_info)
-        self.n_chans = n_chans if n_chans is not None else (
-            None if chan_idx is None else len(chan_idx)
+        self.n_chans = (
+            n_chans
+            if n_chans is not None
+            else (None if chan_idx is None else len(chan_idx))
         )
         if chan_idx is not None:
-            chan_idx = torch.as_tensor(chan_idx, dtype=torch.long)
+            chan_idx = as_index_tensor(chan_idx)
             if self.n_chans is not None and len(chan_idx) != self.n_chans:
                 raise ValueError(
                     f"n_chans={self.n_chans} but {len(chan_idx)} channel indices"
@@ -146,7 +150,7 @@ class NeuroRVQFoundation(TokenTransformer):
                 "No channel indices: pass chan_idx, or build the model with "
                 "chs_info or chan_idx."
             )
-        return torch.as_tensor(chan_idx, dtype=torch.long, device=self.cls_token.device)
+        return as_index_tensor(chan_idx, self.cls_token.device)
 
     def _patch_embeddings(self, x, chan_idx):
         patches = as_patches(x, self.config.patch_size)
@@ -183,10 +187,8 @@ class NeuroRVQFoundation(TokenTransformer):
         """The published embedding: pooled features through ``fc_norm``, (B, S*D)."""
         return self.fc_norm(self.pool(self.forward_features(x, chan_idx)))
 
-    def forward(
-        self, x: torch.Tensor, chan_idx=None, return_features: bool = False
-    ):
-        """Classify ``x`` (B, N, A*P); with ``return_features`` also return the embedding.
+    def forward(self, x: torch.Tensor, chan_idx=None, return_features: bool = False):
+        """Classify ``x`` (B, N, A*P), optionally returning the embedding too.
 
         Returns
         -------
@@ -249,7 +251,9 @@ class NeuroRVQFoundation(TokenTransformer):
         logits_symmetric : Tensor, shape (S*L, B*N*A - M, vocab_size)
         """
         mask = torch.as_tensor(mask, dtype=torch.bool, device=self.cls_token.device)
-        masked = self.pretraining_logits(self.pretraining_hidden(x, mask, chan_idx), mask)
+        masked = self.pretraining_logits(
+            self.pretraining_hidden(x, mask, chan_idx), mask
+        )
         symmetric = self.pretraining_logits(
             self.pretraining_hidden(x, ~mask, chan_idx), ~mask
         )

@@ -98,7 +98,7 @@ def phase_loss(
     sin_target: torch.Tensor,
     cos_target: torch.Tensor,
 ) -> torch.Tensor:
-    """One minus the mean cosine similarity of the phase 2-vectors, plus a unit-circle penalty."""
+    """Phase loss: 1 - mean cosine similarity of the phase 2-vectors + circle term."""
     pred = torch.stack((cos_pred, sin_pred), dim=-1)
     target = torch.stack((cos_target, sin_target), dim=-1)
     similarity = F.cosine_similarity(pred, target, dim=-1, eps=1e-8).mean()

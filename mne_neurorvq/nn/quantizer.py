@@ -10,7 +10,7 @@ from torch import nn
 
 
 def l2norm(x: torch.Tensor) -> torch.Tensor:
-    """L2-normalise the last axis (eps 1e-12, as :func:`torch.nn.functional.normalize`)."""
+    """L2-normalise the last axis (as :func:`torch.nn.functional.normalize`)."""
     return F.normalize(x, p=2.0, dim=-1)
 
 
@@ -269,7 +269,9 @@ class ResidualVQ(nn.Module):
             codebook = layer.embedding
             z = l2norm(residual)
             if self.training and not codebook.is_initialised:
-                codebook.kmeans_init_(z.detach().float(), self.kmeans_iters, self.generator)
+                codebook.kmeans_init_(
+                    z.detach().float(), self.kmeans_iters, self.generator
+                )
             self._check_initialised(level, codebook)
             index = codebook.nearest(z.detach())
             code = F.embedding(index, codebook.weight).to(z.dtype)
@@ -301,8 +303,11 @@ class ResidualVQ(nn.Module):
         if return_gaps:
             out.gaps = torch.stack(gaps)
         if return_levels:
+
             def to_maps(values):
-                maps = torch.stack(values).reshape(-1, batch, n_chans, n_patches, code_dim)
+                maps = torch.stack(values).reshape(
+                    -1, batch, n_chans, n_patches, code_dim
+                )
                 return maps.permute(0, 1, 4, 2, 3)
 
             out.level_inputs = to_maps(level_inputs)
@@ -325,7 +330,8 @@ class ResidualVQ(nn.Module):
                 f"Expected {len(self.layers)} levels of indices, got {indices.shape[0]}"
             )
         total = None
-        for level, (index, codebook) in enumerate(zip(indices, self.codebooks())):
+        pairs = zip(indices, self.codebooks(), strict=True)
+        for level, (index, codebook) in enumerate(pairs):
             self._check_initialised(level, codebook)
             code = F.embedding(index, codebook.weight)
             total = code if total is None else total + code

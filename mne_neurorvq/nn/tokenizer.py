@@ -17,7 +17,7 @@ from .fourier import (
 )
 from .quantizer import QuantizerOutput, ResidualVQ
 from .temporal_conv import MultiScaleTemporalConv
-from .transformer import TokenTransformer, token_indices
+from .transformer import TokenTransformer, as_index_tensor, token_indices
 
 #: Per-sample mean and standard deviation of ``log1p(|FFT|)`` of 1 s patches of
 #: typical scalp EEG in microvolts at 200 Hz, used to un-standardise the
@@ -25,7 +25,7 @@ from .transformer import TokenTransformer, token_indices
 #: original signal. Measured as the median over EEGMAT Subject00-23 (4 s
 #: windows, 0.5-45 Hz band-pass, 19 channels) with
 #: ``benchmarks/amplitude_stats.py``.
-DEFAULT_AMPLITUDE_STATS = (2.61, 1.49)
+DEFAULT_AMPLITUDE_STATS = (2.60, 1.52)
 
 
 def as_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -196,8 +196,12 @@ class NeuroRVQTokenizerModel(nn.Module):
         super().__init__()
         config = TokenizerConfig() if config is None else config
         self.config = config
-        self.encoder = TokenizerEncoder(config, config.encoder_depth, config.init_values)
-        self.decoder = TokenizerDecoder(config, config.decoder_depth, config.init_values)
+        self.encoder = TokenizerEncoder(
+            config, config.encoder_depth, config.init_values
+        )
+        self.decoder = TokenizerDecoder(
+            config, config.decoder_depth, config.init_values
+        )
         for scale in range(1, config.n_scales + 1):
             quantizer = ResidualVQ(
                 config.n_code,
@@ -222,10 +226,12 @@ class NeuroRVQTokenizerModel(nn.Module):
     @property
     def quantizers(self) -> list[ResidualVQ]:
         """The residual quantiser of every scale."""
-        return [getattr(self, f"quantize_{s}") for s in range(1, self.config.n_scales + 1)]
+        return [
+            getattr(self, f"quantize_{s}") for s in range(1, self.config.n_scales + 1)
+        ]
 
     def _indices(self, chan_idx: torch.Tensor, n_patches: int):
-        chan_idx = torch.as_tensor(chan_idx, dtype=torch.long, device=self._device())
+        chan_idx = as_index_tensor(chan_idx, self._device())
         return token_indices(chan_idx, n_patches, self.config.n_patches)
 
     def _device(self):
@@ -256,7 +262,7 @@ class NeuroRVQTokenizerModel(nn.Module):
 
     @torch.no_grad()
     def reset_codebooks(self):
-        """Zero every codebook and clear ``initted`` (k-means at the next training step)."""
+        """Zero every codebook and clear ``initted`` (k-means at the next step)."""
         for quantizer in self.quantizers:
             for level in quantizer.layers:
                 level.cluster_size.zero_()
@@ -388,9 +394,15 @@ class NeuroRVQTokenizerModel(nn.Module):
         quantized = self.lookup_tokens(tokens)
         batch, n_chans, n_patches = tokens.shape[:3]
         pred = self.decode(quantized, chan_idx)
-        mean, std = DEFAULT_AMPLITUDE_STATS if amplitude_stats is None else amplitude_stats
-        mean = torch.as_tensor(mean, dtype=pred.amplitude.dtype, device=pred.amplitude.device)
-        std = torch.as_tensor(std, dtype=pred.amplitude.dtype, device=pred.amplitude.device)
+        mean, std = (
+            DEFAULT_AMPLITUDE_STATS if amplitude_stats is None else amplitude_stats
+        )
+        mean = torch.as_tensor(
+            mean, dtype=pred.amplitude.dtype, device=pred.amplitude.device
+        )
+        std = torch.as_tensor(
+            std, dtype=pred.amplitude.dtype, device=pred.amplitude.device
+        )
         mean, std = mean.reshape(-1, 1, 1), std.reshape(-1, 1, 1)
         signal = reconstruct_signal(pred.amplitude, pred.sin, pred.cos, mean, std)
         if standardize:

@@ -7,11 +7,19 @@ token that gets spatial row 0 of ``pos_embed``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import _BaseConfig
+
+
+def as_index_tensor(values, device=None) -> torch.Tensor:
+    """Channel indices as an int64 tensor (copies read-only NumPy arrays)."""
+    if isinstance(values, torch.Tensor):
+        return values.to(device=device, dtype=torch.long)
+    return torch.tensor(np.array(values, dtype=np.int64), device=device)
 
 
 def token_indices(

@@ -1,0 +1,139 @@
+import pickle
+
+import pytest
+import torch
+from mne.utils import use_log_level
+
+from mne_neurorvq.nn import (
+    FoundationConfig,
+    NeuroRVQFoundation,
+    NeuroRVQTokenizerModel,
+    TokenizerConfig,
+)
+from mne_neurorvq.nn.checkpoints import (
+    CheckpointError,
+    infer_foundation_config,
+    infer_tokenizer_config,
+    load_foundation,
+    load_foundation_state_dict,
+    load_tokenizer,
+    published_state_dict,
+    read_state_dict,
+    save_checkpoint,
+)
+from mne_neurorvq.parity import configs_from_reference
+
+
+def _from_manifest(entries):
+    return {e["key"]: torch.zeros(e["shape"]) for e in entries}
+
+
+def test_published_layout_loads_strictly_and_saves_back_identically(manifest, tmp_path):
+    """State dicts built from the published files' manifest: default config, strict."""
+    for part, loader, config in (
+        ("tokenizer", load_tokenizer, TokenizerConfig()),
+        ("foundation_model", load_foundation, FoundationConfig()),
+    ):
+        entries = manifest[part]["keys"]
+        state = _from_manifest(entries)
+        kwargs = {"pretraining": True} if part == "foundation_model" else {}
+        model = loader(state, **kwargs)
+        assert model.config == config  # inferred from the shapes alone
+        path = save_checkpoint(model, tmp_path / f"{part}.pt")
+        saved = torch.load(path, weights_only=True)
+        assert list(saved) == [e["key"] for e in entries]  # same keys, same order
+        assert all(list(saved[e["key"]].shape) == e["shape"] for e in entries)
+        del model, state, saved
+
+
+def test_round_trip_is_bit_identical(parity_path, tmp_path):
+    for name, loader, kwargs in (
+        ("tokenizer_state_dict.pt", load_tokenizer, {}),
+        ("foundation_model_state_dict.pt", load_foundation, {"pretraining": True}),
+    ):
+        original = torch.load(parity_path / name, weights_only=True)
+        model = loader(parity_path / name, **kwargs)
+        saved = torch.load(save_checkpoint(model, tmp_path / name), weights_only=True)
+        assert list(saved) == list(original)
+        assert all(torch.equal(saved[k], original[k]) for k in original)
+
+
+def test_config_is_inferred_from_shapes(parity_path):
+    import json
+
+    reference = json.loads((parity_path / "config.json").read_text())
+    tok_expected, fm_expected = configs_from_reference(reference)
+    tok_state = read_state_dict(parity_path / "tokenizer_state_dict.pt")
+    fm_state = read_state_dict(parity_path / "foundation_model_state_dict.pt")
+    assert infer_tokenizer_config(tok_state) == tok_expected
+    assert infer_foundation_config(fm_state) == fm_expected
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer_state():
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_extra_key_is_refused(tiny_tokenizer_state):
+    state = dict(tiny_tokenizer_state, **{"encoder.extra_bias": torch.zeros(3)})
+    with pytest.raises(
+        CheckpointError, match=r"unexpected key\(s\): encoder.extra_bias"
+    ):
+        load_tokenizer(state)
+
+
+def test_missing_key_is_refused(tiny_tokenizer_state):
+    state = dict(tiny_tokenizer_state)
+    del state["decoder.fc_norm_2.bias"]
+    with pytest.raises(
+        CheckpointError, match=r"missing key\(s\): decoder.fc_norm_2.bias"
+    ):
+        load_tokenizer(state)
+
+
+def test_wrong_shape_is_refused(tiny_tokenizer_state):
+    state = dict(tiny_tokenizer_state)
+    state["encoder.blocks.0.attn.q_bias"] = torch.zeros(7)
+    with pytest.raises(
+        CheckpointError, match=r"encoder.blocks.0.attn.q_bias: checkpoint \(7,\)"
+    ):
+        load_tokenizer(state, config=TokenizerConfig.tiny())
+
+
+class _NotATensor:
+    pass
+
+
+def test_pickled_objects_are_refused(tiny_tokenizer_state, tmp_path):
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as fid:
+        pickle.dump({"encoder.cls_token": _NotATensor()}, fid, protocol=2)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        read_state_dict(path)
+    torch.save(dict(tiny_tokenizer_state, note="hello"), tmp_path / "note.pt")
+    with pytest.raises(CheckpointError, match=r"'note' \(str\)"):
+        read_state_dict(tmp_path / "note.pt")
+    with pytest.raises(FileNotFoundError, match="No checkpoint file"):
+        read_state_dict(tmp_path / "absent.pt")
+
+
+def test_pretraining_keys_are_recognised(parity_path, capsys):
+    path = parity_path / "foundation_model_state_dict.pt"
+    with use_log_level("info"):
+        state = load_foundation_state_dict(path, pretraining=False)
+    assert not any(k.startswith(("head_pre_", "norm_pre", "mask_token")) for k in state)
+    assert "Dropping 67 pre-training tensors" in capsys.readouterr().out
+    encoder = load_foundation(path)
+    assert not encoder.pretraining and not hasattr(encoder, "head_pre_1")
+    # an encoder-only file cannot be loaded for pre-training
+    with pytest.raises(CheckpointError, match="missing key.*mask_token"):
+        load_foundation(state, config=encoder.config, pretraining=True)
+
+
+def test_fine_tuned_head_round_trips(tmp_path):
+    model = NeuroRVQFoundation(n_outputs=3, config=FoundationConfig.tiny())
+    state = model.state_dict()
+    assert "head.weight" not in published_state_dict(model)
+    loaded = load_foundation(state, n_outputs=3)
+    assert torch.equal(loaded.head.weight, model.head.weight)

@@ -1,0 +1,61 @@
+import mne
+import pytest
+import torch
+
+from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation, pretraining_loss
+from mne_neurorvq.nn.checkpoints import load_foundation
+
+
+def _model(**kwargs):
+    model = NeuroRVQFoundation(config=FoundationConfig.tiny(), **kwargs)
+    model.init_weights(torch.Generator().manual_seed(0))
+    return model.eval()
+
+
+def test_eegmodule_signature_and_chs_info():
+    info = mne.create_info(["Cz", "C3", "C4"], 200.0, "eeg")
+    model = _model(n_outputs=3, chs_info=info["chs"], n_times=800)
+    assert model.n_chans == 3 and model.chan_idx.tolist() == [36, 9, 10]
+    logits = model(torch.randn(2, 3, 800))
+    assert logits.shape == (2, 3)
+    out = model(torch.randn(2, 3, 800), return_features=True)
+    assert out["features"].shape == (2, 800)
+    model.reset_head(5)
+    assert model(torch.randn(1, 3, 400)).shape == (1, 5)
+    with pytest.raises(ValueError, match="200 Hz"):
+        NeuroRVQFoundation(config=FoundationConfig.tiny(), sfreq=160)
+
+
+def test_pretraining_shapes_and_loss():
+    model = _model(pretraining=True)
+    x = torch.randn(2, 3, 400)
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[:, ::2] = True
+    masked, symmetric = model.forward_pretraining(
+        x, mask, chan_idx=torch.tensor([1, 2, 3])
+    )
+    n_heads = model.config.n_tokens_per_patch
+    assert masked.shape == (n_heads, 6, 64) and symmetric.shape == (n_heads, 6, 64)
+    tokens = torch.randint(0, 64, (4, 2, 2, 6))
+    loss, ce_m, ce_s = pretraining_loss(masked, symmetric, tokens, mask)
+    assert ce_m.shape == (n_heads,) and torch.isclose(loss, ce_m.mean() + ce_s.mean())
+    with pytest.raises(RuntimeError, match="pre-training"):
+        _model().forward_pretraining(x, mask, chan_idx=torch.tensor([1, 2, 3]))
+
+
+def test_embedding_does_not_depend_on_batch_composition(parity_path, parity_cases):
+    """Real EEG through the reference-fixture weights, batched or one at a time."""
+    model = load_foundation(parity_path / "foundation_model_state_dict.pt")
+    case = parity_cases[2]  # EEGMAT, 19 channels
+    x, chans = case["x"], case["chan_vocab_idx"]
+    with torch.inference_mode():
+        together = model.embed(x, chans)
+        alone = torch.cat([model.embed(x[i : i + 1], chans) for i in range(len(x))])
+        # and mixed with another, unrelated epoch
+        noise = torch.randn(1, *x.shape[1:]) * 30
+        mixed = model.embed(torch.cat([noise, x]), chans)[1:]
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(together, mixed, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        together, case["expected"]["fm_embedding"], atol=5e-5, rtol=1e-5
+    )

@@ -1,0 +1,88 @@
+import torch
+
+from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+from mne_neurorvq.nn.fourier import fourier_targets
+
+
+def _model(seed=0):
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(seed))
+    return model.eval()
+
+
+def _eeg(batch=3, n_chans=4, seconds=2, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(seconds * 200) / 200
+    alpha = 20 * torch.sin(2 * torch.pi * 10 * t)
+    return alpha + 5 * torch.randn(batch, n_chans, seconds * 200, generator=gen)
+
+
+CHANS = torch.tensor([36, 9, 10, 55])  # cz c3 c4 fp1
+
+
+def test_tokenize_shape_dtype_and_agreement_with_forward():
+    model = _model()
+    x = _eeg()
+    tokens = model.tokenize(x, CHANS)
+    assert tokens.shape == (3, 4, 2, 4, 2) and tokens.dtype == torch.int64
+    assert tokens.min() >= 0 and tokens.max() < model.config.n_code
+    out = model(x, CHANS)
+    # forward's tokens are (S, L, B, N*A)
+    assert torch.equal(out.tokens, tokens.permute(3, 4, 0, 1, 2).reshape(4, 2, 3, 8))
+
+
+def test_decode_tokens_reproduces_forward_reconstruction():
+    model = _model()
+    x = _eeg()
+    with torch.no_grad():
+        tokens = model.tokenize(x, CHANS)
+        targets = fourier_targets(x.reshape(3, 4, 2, 200))
+        stats = (targets.amplitude_mean.flatten(), targets.amplitude_std.flatten())
+        recon = model.decode_tokens(tokens, CHANS, amplitude_stats=stats)
+        out = model(x, CHANS)
+    torch.testing.assert_close(
+        recon.reshape(3, 8, 200), out.std_recon, atol=1e-5, rtol=1e-4
+    )
+    # from indices alone (default statistics) the result is still standardised
+    alone = model.decode_tokens(tokens, CHANS)
+    torch.testing.assert_close(
+        alone.mean(dim=(1, 2)), torch.zeros(3), atol=1e-5, rtol=0
+    )
+
+
+def test_tokens_do_not_depend_on_batch_composition():
+    model = _model()
+    x = _eeg(batch=4)
+    with torch.no_grad():
+        together = model.tokenize(x, CHANS)
+        alone = torch.cat([model.tokenize(x[i : i + 1], CHANS) for i in range(4)])
+    assert torch.equal(together, alone)
+
+
+def test_loss_terms_are_finite_and_training_reduces_the_loss():
+    torch.manual_seed(0)
+    model = _model().train()
+    x = _eeg(batch=4, seconds=2)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(15):
+        out = model(x, CHANS)
+        for term in (out.loss_rvq, out.loss_amplitude, out.loss_phase, out.loss_signal):
+            assert torch.isfinite(term)
+        optimiser.zero_grad()
+        out.loss.backward()
+        optimiser.step()
+        losses.append(float(out.loss.detach()))
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_key_layout_follows_the_published_checkpoint():
+    keys = list(NeuroRVQTokenizerModel(TokenizerConfig.tiny()).state_dict())
+    assert keys[:4] == [
+        "encoder.cls_token",
+        "encoder.pos_embed",
+        "encoder.time_embed",
+        "encoder.patch_embed.conv1_1.weight",
+    ]
+    assert "quantize_4.layers.1.embedding.initted" in keys
+    assert "decode_task_layer_angle_cos.2.bias" in keys
