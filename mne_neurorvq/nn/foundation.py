@@ -183,9 +183,34 @@ class NeuroRVQFoundation(TokenTransformer):
         """Mean over tokens of the concatenated scales, shape (B, S*D)."""
         return torch.cat(tuple(features), dim=-1).mean(dim=1)
 
+    def pooled_features(self, x: torch.Tensor, chan_idx=None) -> torch.Tensor:
+        """Mean over all tokens of the concatenated scales, (B, S*D), any length.
+
+        Samples longer than the model's token limit (``N * A > n_patches``) are
+        split along time into windows (:func:`mne_neurorvq.preprocessing.plan_windows`),
+        each encoded on its own; the mean then runs over the tokens of all
+        windows, i.e. window means weighted by their number of patches.
+        """
+        patches = as_patches(x, self.config.patch_size)
+        n_chans, n_patches = patches.shape[1:3]
+        if n_chans * n_patches <= self.config.n_patches:
+            return self.pool(self.forward_features(patches, chan_idx))
+        from ..preprocessing import plan_windows
+
+        total = 0.0
+        for start, stop in plan_windows(n_chans, n_patches, self.config.n_patches):
+            window = self.pool(
+                self.forward_features(patches[:, :, start:stop], chan_idx)
+            )
+            total = total + window * (stop - start)
+        return total / n_patches
+
     def embed(self, x: torch.Tensor, chan_idx=None) -> torch.Tensor:
-        """The published embedding: pooled features through ``fc_norm``, (B, S*D)."""
-        return self.fc_norm(self.pool(self.forward_features(x, chan_idx)))
+        """The published embedding: pooled features through ``fc_norm``, (B, S*D).
+
+        Long samples are windowed, see :meth:`pooled_features`.
+        """
+        return self.fc_norm(self.pooled_features(x, chan_idx))
 
     def forward(self, x: torch.Tensor, chan_idx=None, return_features: bool = False):
         """Classify ``x`` (B, N, A*P), optionally returning the embedding too.

@@ -1,0 +1,267 @@
+"""Throughput and peak memory of the NeuroRVQ models, with this machine's ceilings.
+
+Every measurement runs in its own subprocess, so that its peak resident memory
+(RSS) is its own. For each task (tokenize, embed, reconstruct, one training
+step of the tokenizer and of the foundation model) and input (64 ch x 4 s,
+19 ch x 13 s at 200 Hz) and batch size, the script prints epochs/s,
+patches/s, peak RSS, the FLOPs per epoch (counted with
+``torch.utils.flop_counter``) and the throughput as a share of the ceiling
+that this machine's measured matrix-multiply peak allows (fp32, and bf16 for
+bf16 runs). The same run records the hardware, torch version and threads, and
+writes everything to JSON.
+
+Usage::
+
+    python benchmarks/speed.py                   # default config, CPU, 2 threads
+    python benchmarks/speed.py --device cuda     # on a GPU
+    python benchmarks/speed.py --quick           # batch 8 only
+
+The models use random weights of the published (default) configuration; the
+throughput does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+INPUTS = {"64ch x 4s": (64, 4), "19ch x 13s": (19, 13)}
+TASKS = ("tokenize", "embed", "reconstruct", "train_tokenizer", "train_foundation")
+
+
+# ---------------------------------------------------------------------- worker
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _build(task, device, precision):
+    import torch
+
+    from mne_neurorvq.nn import NeuroRVQFoundation, NeuroRVQTokenizerModel
+    from mne_neurorvq.nn.foundation import pretraining_loss
+
+    generator = torch.Generator().manual_seed(0)
+    train = task.startswith("train")
+    if task in ("tokenize", "reconstruct", "train_tokenizer"):
+        model = NeuroRVQTokenizerModel()
+    else:
+        model = NeuroRVQFoundation(pretraining=task == "train_foundation")
+    model.init_weights(generator)
+    model = model.to(device).train(train)
+    autocast = torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=precision == "bf16"
+    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4) if train else None
+
+    def run(x, chans):
+        if task == "tokenize":
+            with torch.inference_mode(), autocast:
+                return model.tokenize(x, chans)
+        if task == "embed":
+            with torch.inference_mode(), autocast:
+                return model.embed(x, chans)
+        if task == "reconstruct":
+            with torch.inference_mode(), autocast:
+                return model.decode_tokens(model.tokenize(x, chans), chans)
+        if task == "train_tokenizer":
+            with autocast:
+                loss = model(x, chans).loss
+        else:
+            batch, n_chans, n_times = x.shape
+            n_tokens = n_chans * n_times // 200
+            mask = torch.rand(batch, n_tokens, generator=generator) < 0.5
+            tokens = torch.randint(0, model.config.vocab_size, (4, 8, batch, n_tokens))
+            with autocast:
+                logits_m, logits_s = model.forward_pretraining(x, mask.to(device), chans)
+                loss = pretraining_loss(logits_m, logits_s, tokens.to(device),
+                                        mask.to(device))[0]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return loss
+
+    return model, run
+
+
+def worker(task, n_chans, seconds, batch, device_name, precision, budget, count_flops):
+    """Measure one configuration; print one JSON line."""
+    import torch
+
+    device = torch.device(device_name)
+    model, run = _build(task, device, precision)
+    gen = torch.Generator().manual_seed(1)
+    x = (20 * torch.randn(batch, n_chans, seconds * 200, generator=gen)).to(device)
+    chans = torch.arange(n_chans, device=device)
+    flops = None
+    if count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            run(x[:1], chans)
+        flops = counter.get_total_flops()
+    run(x, chans)  # warm-up
+    _sync(device)
+    times, start = [], time.perf_counter()
+    while not times or (time.perf_counter() - start < budget and len(times) < 20):
+        t0 = time.perf_counter()
+        run(x, chans)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    seconds_per_batch = sorted(times)[len(times) // 2]
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
+    peak_gpu = (
+        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    )
+    print(json.dumps({
+        "seconds_per_batch": seconds_per_batch,
+        "repeats": len(times),
+        "flops_per_epoch": flops,
+        "peak_rss_mib": peak_rss,
+        "peak_gpu_mib": peak_gpu,
+    }))
+
+
+def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
+    """Measured matrix-multiply throughput in GFLOP/s."""
+    import torch
+
+    device = torch.device(device_name)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    best, start = float("inf"), time.perf_counter()
+    while time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
+# ---------------------------------------------------------------------- driver
+
+
+def _run_worker(args, task, n_chans, seconds, batch, precision, count_flops):
+    command = [
+        sys.executable, __file__, "--worker", task, str(n_chans), str(seconds),
+        str(batch), args.device, precision, str(args.budget), str(int(count_flops)),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{task} {n_chans}x{seconds} b{batch} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _hardware(args):
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fid:
+            cpu = next(l.split(":", 1)[1].strip() for l in fid if "model name" in l)
+    except (OSError, StopIteration):
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": args.device,
+    }
+    if args.device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--budget", type=float, default=4.0,
+                        help="seconds of repeats per configuration")
+    parser.add_argument("--quick", action="store_true", help="batch 8 only")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"],
+                        choices=["fp32", "bf16"])
+    parser.add_argument("--out", default="benchmarks/results/speed.json")
+    parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        task, n_chans, seconds, batch, device, precision, budget, flops = args.worker
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+        worker(task, int(n_chans), int(seconds), int(batch), device, precision,
+               float(budget), bool(int(flops)))
+        return 0
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    hardware = _hardware(args)
+    peaks = {p: matmul_peak(args.device, p) for p in ("fp32", "bf16")}
+    print(" | ".join(f"{k}: {v}" for k, v in hardware.items()))
+    print(f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} "
+          "GFLOP/s")
+    header = (f"{'task':<17} {'input':<11} {'prec':<5} {'batch':>5} {'epochs/s':>9} "
+              f"{'patches/s':>10} {'GFLOP/ep':>9} {'ceiling':>8} {'of ceil':>8} "
+              f"{'peak RSS':>9}")
+    print(header)
+    print("-" * len(header))
+    rows, flops_cache = [], {}
+    batches = (8,) if args.quick else (1, 8, 64)
+    for task in args.tasks:
+        for input_name, (n_chans, seconds) in INPUTS.items():
+            for precision in args.precision:
+                for batch in batches:
+                    if task.startswith("train") and batch == 64:
+                        continue  # training steps: batch 1 and 8
+                    key = (task, input_name)
+                    result = _run_worker(args, task, n_chans, seconds, batch,
+                                         precision, key not in flops_cache)
+                    if key not in flops_cache:
+                        flops_cache[key] = result["flops_per_epoch"]
+                    flops = flops_cache[key]
+                    eps = batch / result["seconds_per_batch"]
+                    ceiling = peaks[precision] * 1e9 / flops
+                    row = dict(task=task, input=input_name, precision=precision,
+                               batch=batch, epochs_per_s=eps,
+                               patches_per_s=eps * n_chans * seconds,
+                               gflop_per_epoch=flops / 1e9, ceiling_epochs_per_s=ceiling,
+                               fraction_of_ceiling=eps / ceiling, **result)
+                    rows.append(row)
+                    print(f"{task:<17} {input_name:<11} {precision:<5} {batch:>5} "
+                          f"{eps:>9.2f} {row['patches_per_s']:>10.0f} "
+                          f"{flops / 1e9:>9.1f} {ceiling:>8.2f} "
+                          f"{100 * eps / ceiling:>7.0f}% "
+                          f"{result['peak_rss_mib']:>6.0f} MiB", flush=True)
+    elapsed = time.perf_counter() - started
+    print(f"\nwall time {elapsed:.0f} s")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"hardware": hardware, "matmul_peak_gflops": peaks,
+                               "rows": rows, "wall_time_s": elapsed}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
