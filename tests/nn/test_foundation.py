@@ -59,3 +59,22 @@ def test_embedding_does_not_depend_on_batch_composition(parity_path, parity_case
     torch.testing.assert_close(
         together, case["expected"]["fm_embedding"], atol=5e-5, rtol=1e-5
     )
+
+
+def test_long_epochs_are_windowed_not_cropped():
+    """30 s of 19 channels (570 tokens) -> 3 windows of 10 s; all tokens count."""
+    model = _model()
+    chans = torch.arange(19)
+    x = torch.randn(2, 19, 30 * 200)
+    with torch.inference_mode():
+        pooled = model.pooled_features(x, chans)
+        parts = [
+            model.pool(model.forward_features(x[..., i : i + 2000], chans))
+            for i in (0, 2000, 4000)
+        ]
+    torch.testing.assert_close(pooled, sum(parts) / 3, atol=1e-5, rtol=1e-5)
+    # the last 10 s matter: changing them changes the embedding
+    y = x.clone()
+    y[..., 4000:] = 0
+    with torch.inference_mode():
+        assert not torch.allclose(model.embed(y, chans), model.embed(x, chans))
