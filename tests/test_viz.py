@@ -1,0 +1,55 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from mne_neurorvq.viz import (  # noqa: E402
+    plot_codebook_usage,
+    plot_reconstruction,
+    plot_token_map,
+)
+
+
+def test_plot_reconstruction_axes_and_labels():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 800))
+    fig = plot_reconstruction(
+        x, x, ch_names=["Cz", "C3", "C4"], picks=[0, 2], show=False
+    )
+    axes = fig.axes
+    assert len(axes) == 4
+    assert axes[0].get_ylabel() == "Cz\n(z-score)"
+    assert axes[2].get_ylabel() == "C4\n(z-score)"
+    assert axes[-2].get_xlabel() == "time (s)"
+    # the reconstruction line is drawn on top of the original
+    original, recon = axes[0].get_lines()[:2]
+    np.testing.assert_allclose(original.get_ydata(), recon.get_ydata())
+    with pytest.raises(ValueError, match="same shape"):
+        plot_reconstruction(x, x[:2], show=False)
+    plt.close("all")
+
+
+def test_codebook_usage_counts():
+    tokens = np.zeros((10, 4, 2), dtype=int)
+    tokens[:, 0, 0] = np.arange(10)  # scale 1, level 1 uses 10 codes evenly
+    fig = plot_codebook_usage(tokens, n_code=20, show=False)
+    used_line = fig.axes[0].get_lines()[0]
+    assert used_line.get_ydata()[0] == pytest.approx(50.0)
+    perplexity_line = fig.axes[1].get_lines()[0]
+    assert perplexity_line.get_ydata()[0] == pytest.approx(10.0)
+    assert perplexity_line.get_ydata()[1] == pytest.approx(1.0)
+    plt.close("all")
+
+
+def test_token_map_panels():
+    tokens = np.random.default_rng(0).integers(0, 64, (5, 3, 4, 2))
+    fig = plot_token_map(tokens, ch_names=list("ABCDE"), show=False)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 4
+    np.testing.assert_array_equal(images[1].get_array(), tokens[:, :, 1, 0])
+    with pytest.raises(ValueError, match="n_channels, n_patches"):
+        plot_token_map(tokens[0], show=False)
+    plt.close("all")
