@@ -84,9 +84,12 @@ def _build(task, device, precision):
             mask = torch.rand(batch, n_tokens, generator=generator) < 0.5
             tokens = torch.randint(0, model.config.vocab_size, (4, 8, batch, n_tokens))
             with autocast:
-                logits_m, logits_s = model.forward_pretraining(x, mask.to(device), chans)
-                loss = pretraining_loss(logits_m, logits_s, tokens.to(device),
-                                        mask.to(device))[0]
+                logits_m, logits_s = model.forward_pretraining(
+                    x, mask.to(device), chans
+                )
+                loss = pretraining_loss(
+                    logits_m, logits_s, tokens.to(device), mask.to(device)
+                )[0]
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -122,15 +125,21 @@ def worker(task, n_chans, seconds, batch, device_name, precision, budget, count_
     seconds_per_batch = sorted(times)[len(times) // 2]
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
     peak_gpu = (
-        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        torch.cuda.max_memory_allocated(device) / 2**20
+        if device.type == "cuda"
+        else None
     )
-    print(json.dumps({
-        "seconds_per_batch": seconds_per_batch,
-        "repeats": len(times),
-        "flops_per_epoch": flops,
-        "peak_rss_mib": peak_rss,
-        "peak_gpu_mib": peak_gpu,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds_per_batch": seconds_per_batch,
+                "repeats": len(times),
+                "flops_per_epoch": flops,
+                "peak_rss_mib": peak_rss,
+                "peak_gpu_mib": peak_gpu,
+            }
+        )
+    )
 
 
 def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
@@ -158,8 +167,17 @@ def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
 
 def _run_worker(args, task, n_chans, seconds, batch, precision, count_flops):
     command = [
-        sys.executable, __file__, "--worker", task, str(n_chans), str(seconds),
-        str(batch), args.device, precision, str(args.budget), str(int(count_flops)),
+        sys.executable,
+        __file__,
+        "--worker",
+        task,
+        str(n_chans),
+        str(seconds),
+        str(batch),
+        args.device,
+        precision,
+        str(args.budget),
+        str(int(count_flops)),
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -174,7 +192,9 @@ def _hardware(args):
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fid:
-            cpu = next(l.split(":", 1)[1].strip() for l in fid if "model name" in l)
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in fid if "model name" in line
+            )
     except (OSError, StopIteration):
         pass
     info = {
@@ -194,12 +214,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--budget", type=float, default=4.0,
-                        help="seconds of repeats per configuration")
+    parser.add_argument(
+        "--budget", type=float, default=4.0, help="seconds of repeats per configuration"
+    )
     parser.add_argument("--quick", action="store_true", help="batch 8 only")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"],
-                        choices=["fp32", "bf16"])
+    parser.add_argument(
+        "--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"]
+    )
     parser.add_argument("--out", default="benchmarks/results/speed.json")
     parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -208,8 +230,16 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-        worker(task, int(n_chans), int(seconds), int(batch), device, precision,
-               float(budget), bool(int(flops)))
+        worker(
+            task,
+            int(n_chans),
+            int(seconds),
+            int(batch),
+            device,
+            precision,
+            float(budget),
+            bool(int(flops)),
+        )
         return 0
 
     import torch
@@ -219,11 +249,15 @@ def main(argv=None):
     hardware = _hardware(args)
     peaks = {p: matmul_peak(args.device, p) for p in ("fp32", "bf16")}
     print(" | ".join(f"{k}: {v}" for k, v in hardware.items()))
-    print(f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} "
-          "GFLOP/s")
-    header = (f"{'task':<17} {'input':<11} {'prec':<5} {'batch':>5} {'epochs/s':>9} "
-              f"{'patches/s':>10} {'GFLOP/ep':>9} {'ceiling':>8} {'of ceil':>8} "
-              f"{'peak RSS':>9}")
+    print(
+        f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} "
+        "GFLOP/s"
+    )
+    header = (
+        f"{'task':<17} {'input':<11} {'prec':<5} {'batch':>5} {'epochs/s':>9} "
+        f"{'patches/s':>10} {'GFLOP/ep':>9} {'ceiling':>8} {'of ceil':>8} "
+        f"{'peak RSS':>9}"
+    )
     print(header)
     print("-" * len(header))
     rows, flops_cache = [], {}
@@ -235,30 +269,56 @@ def main(argv=None):
                     if task.startswith("train") and batch == 64:
                         continue  # training steps: batch 1 and 8
                     key = (task, input_name)
-                    result = _run_worker(args, task, n_chans, seconds, batch,
-                                         precision, key not in flops_cache)
+                    result = _run_worker(
+                        args,
+                        task,
+                        n_chans,
+                        seconds,
+                        batch,
+                        precision,
+                        key not in flops_cache,
+                    )
                     if key not in flops_cache:
                         flops_cache[key] = result["flops_per_epoch"]
                     flops = flops_cache[key]
                     eps = batch / result["seconds_per_batch"]
                     ceiling = peaks[precision] * 1e9 / flops
-                    row = dict(task=task, input=input_name, precision=precision,
-                               batch=batch, epochs_per_s=eps,
-                               patches_per_s=eps * n_chans * seconds,
-                               gflop_per_epoch=flops / 1e9, ceiling_epochs_per_s=ceiling,
-                               fraction_of_ceiling=eps / ceiling, **result)
+                    row = dict(
+                        task=task,
+                        input=input_name,
+                        precision=precision,
+                        batch=batch,
+                        epochs_per_s=eps,
+                        patches_per_s=eps * n_chans * seconds,
+                        gflop_per_epoch=flops / 1e9,
+                        ceiling_epochs_per_s=ceiling,
+                        fraction_of_ceiling=eps / ceiling,
+                        **result,
+                    )
                     rows.append(row)
-                    print(f"{task:<17} {input_name:<11} {precision:<5} {batch:>5} "
-                          f"{eps:>9.2f} {row['patches_per_s']:>10.0f} "
-                          f"{flops / 1e9:>9.1f} {ceiling:>8.2f} "
-                          f"{100 * eps / ceiling:>7.0f}% "
-                          f"{result['peak_rss_mib']:>6.0f} MiB", flush=True)
+                    print(
+                        f"{task:<17} {input_name:<11} {precision:<5} {batch:>5} "
+                        f"{eps:>9.2f} {row['patches_per_s']:>10.0f} "
+                        f"{flops / 1e9:>9.1f} {ceiling:>8.2f} "
+                        f"{100 * eps / ceiling:>7.0f}% "
+                        f"{result['peak_rss_mib']:>6.0f} MiB",
+                        flush=True,
+                    )
     elapsed = time.perf_counter() - started
     print(f"\nwall time {elapsed:.0f} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"hardware": hardware, "matmul_peak_gflops": peaks,
-                               "rows": rows, "wall_time_s": elapsed}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "hardware": hardware,
+                "matmul_peak_gflops": peaks,
+                "rows": rows,
+                "wall_time_s": elapsed,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {out}")
     return 0
 

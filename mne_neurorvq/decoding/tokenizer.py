@@ -1,0 +1,531 @@
+"""Scikit-learn transformers for NeuroRVQ tokens: tokenizer and token histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from mne import EpochsArray
+from mne.utils import _check_option, _validate_type
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..channels import CHANNEL_VOCABULARY
+from ..nn.checkpoints import CheckpointError, load_tokenizer
+from ..nn.config import TokenizerConfig
+from ..nn.fourier import reconstruct_signal, standardize_per_sample
+from ..nn.tokenizer import DEFAULT_AMPLITUDE_STATS, NeuroRVQTokenizerModel
+from ..preprocessing import PATCH_SIZE
+from ._base import (
+    _check_positive_int,
+    _describe_weights,
+    _fill_doc,
+    _log_level,
+    _NeuroRVQTransformer,
+    _used_info,
+)
+
+__all__ = ["NeuroRVQTokenizer", "TokenHistogram"]
+
+_OUTPUTS = ("indices", "codes")
+
+
+@_fill_doc
+class NeuroRVQTokenizer(_NeuroRVQTransformer):
+    """Turn EEG epochs into NeuroRVQ's discrete tokens (or their code vectors).
+
+    Every 1 s patch of every channel gets one token per scale and level: an
+    index into the codebook of that scale and level (S = 4 scales, L = 8
+    levels and 8192 codes per codebook in the published tokenizer). Epochs
+    longer than the model's 256 tokens (channels x seconds) are split into
+    balanced windows (:func:`mne_neurorvq.preprocessing.plan_windows`),
+    tokenized separately and concatenated along time, so nothing is cropped.
+    The tokenizer is deterministic; :meth:`fit` loads the weights and records
+    the channels, the preprocessing and the epoch length.
+
+    Parameters
+    ----------
+    %(weights)s
+        Default: the published EEG tokenizer.
+    output : ``"indices"`` | ``"codes"``
+        What :meth:`transform` returns: the token indices (int64, shape
+        ``(n_epochs, n_channels * n_patches * S * L)``) or the quantised code
+        vectors, i.e. the sum over levels of each scale's codes (float32,
+        shape ``(n_epochs, n_channels * n_patches * S * C)`` with C the code
+        width, 128 in the published model).
+    %(ch_names)s
+    %(sfreq)s
+    %(units)s
+    %(recipe)s
+    %(clip)s
+    %(on_unknown)s
+    %(device)s
+    %(batch_size)s
+    %(precision)s
+        With ``"bf16"`` only the transformers run in bfloat16; the
+        nearest-code search is done in float32.
+    %(verbose)s
+
+    Attributes
+    ----------
+    %(fit_attributes)s
+    n_tokens_ : int
+        Number of output columns of :meth:`transform`.
+    info_ : mne.Info | None
+        When fitted on Epochs: their info reduced to the used channels, at
+        200 Hz (used by :meth:`inverse_transform`); None for arrays.
+
+    See Also
+    --------
+    NeuroRVQEmbedder : Continuous embeddings from the foundation model.
+    TokenHistogram : Normalised token counts, a fixed-size featurisation.
+
+    Notes
+    -----
+    Output columns are ordered channel, patch, scale, then level (C order of
+    an array of shape ``(n_channels, n_patches, S, L)``); see
+    :meth:`get_feature_names_out` (e.g. ``"cz_p0_s1_q1"``: channel ``cz``,
+    first patch, scale 1, level 1). The number of patches is fixed by the
+    epochs seen in :meth:`fit`: :meth:`transform` requires epochs of the same
+    length.
+
+    Examples
+    --------
+    Tokenize epochs, then reconstruct them from the tokens::
+
+        >>> from mne_neurorvq.decoding import NeuroRVQTokenizer
+        >>> tokenizer = NeuroRVQTokenizer()  # doctest: +SKIP
+        >>> tokens = tokenizer.fit_transform(epochs)  # doctest: +SKIP
+        >>> tokens.shape  # 19 channels, 4 s  # doctest: +SKIP
+        (120, 2432)
+        >>> reconstructed = tokenizer.inverse_transform(tokens)  # doctest: +SKIP
+
+    With arrays, give the channel names and the sampling rate::
+
+        >>> tokenizer = NeuroRVQTokenizer(
+        ...     ch_names=["Fp1", "Cz", "O1"], sfreq=250.0, units="V"
+        ... )  # doctest: +SKIP
+    """
+
+    _WEIGHTS_KIND = "tokenizer"
+
+    def __init__(
+        self,
+        weights="neurorvq-eeg-tokenizer-v1",
+        *,
+        output="indices",
+        ch_names=None,
+        sfreq=None,
+        units="V",
+        recipe=None,
+        clip=None,
+        on_unknown="ignore",
+        device="auto",
+        batch_size=32,
+        precision="float32",
+        verbose=None,
+    ):
+        self.weights = weights
+        self.output = output
+        self.ch_names = ch_names
+        self.sfreq = sfreq
+        self.units = units
+        self.recipe = recipe
+        self.clip = clip
+        self.on_unknown = on_unknown
+        self.device = device
+        self.batch_size = batch_size
+        self.precision = precision
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self) -> None:
+        super()._check_params()
+        _check_option("output", self.output, _OUTPUTS)
+
+    def _load_model(self):
+        try:
+            return load_tokenizer(self.weights, device=self.device_)
+        except CheckpointError as err:
+            raise CheckpointError(
+                f"weights={_describe_weights(self.weights)} cannot be loaded as a "
+                f"NeuroRVQ tokenizer: {err}"
+            ) from err
+
+    def _build_model(self, config: dict):
+        return NeuroRVQTokenizerModel(TokenizerConfig.from_dict(config))
+
+    def _fit_extra(self, inp, match) -> None:
+        config = self.model_.config
+        per_patch = config.n_scales * (
+            config.n_levels if self.output == "indices" else config.code_dim
+        )
+        self.n_tokens_ = len(self.picks_) * self.n_patches_ * per_patch
+        self.info_ = _used_info(inp.info, self.picks_) if inp.from_epochs else None
+
+    # ------------------------------------------------------------ transform
+    @_fill_doc
+    def transform(self, X):
+        """Tokenize epochs.
+
+        Parameters
+        ----------
+        %(input)s
+
+        Returns
+        -------
+        X_new : ndarray, shape (n_epochs, n_tokens_)
+            With ``output="indices"``, the int64 token indices; with
+            ``output="codes"``, the float32 code vectors (see the class
+            description for the column order).
+        """
+        with _log_level(self.verbose):
+            inp = self._read_for_transform(X)
+            n_patches = self._check_length(inp)
+            if n_patches != self.n_patches_:
+                raise ValueError(
+                    f"{type(self).__name__} was fitted on epochs of "
+                    f"{self.n_patches_} patches ({self.n_patches_} s at 200 Hz, "
+                    f"{self.n_tokens_} output columns), but X has epochs of "
+                    f"{n_patches} patches. Use epochs of the same length, or fit "
+                    "again."
+                )
+            return self._transform_input(inp)
+
+    def _transform_prepared(self, data: np.ndarray) -> np.ndarray:
+        n_epochs = data.shape[0]
+        dtype = np.int64 if self.output == "indices" else np.float32
+        out = np.empty((n_epochs, self.n_tokens_), dtype=dtype)
+        chan_idx = self._chan_idx()
+        with torch.inference_mode():
+            for batch in self._batches(n_epochs, "tokenizing"):
+                pieces = self._run_windows(
+                    data[batch], lambda x: self._encode(x, chan_idx)
+                )
+                result = torch.cat(pieces, dim=2)  # along patches
+                out[batch] = result.reshape(result.shape[0], -1).cpu().numpy()
+        return out
+
+    def _tokenize(self, x: torch.Tensor, chan_idx: torch.Tensor) -> torch.Tensor:
+        """Tokens (B, N, A, S, L) of prepared data ``x`` (B, N, A * 200)."""
+        model = self.model_
+        if self.precision == "float32":
+            return model.tokenize(x, chan_idx)
+        with self._autocast():
+            encoded = model.encode(x, chan_idx)
+        outputs = model.quantize(encoded.float())
+        batch, n_channels = x.shape[:2]
+        tokens = torch.stack([out.indices for out in outputs])  # (S, L, B*N*A)
+        tokens = tokens.reshape(*tokens.shape[:2], batch, n_channels, -1)
+        return tokens.permute(2, 3, 4, 0, 1)
+
+    def _encode(self, x: torch.Tensor, chan_idx: torch.Tensor) -> torch.Tensor:
+        tokens = self._tokenize(x, chan_idx)
+        if self.output == "indices":
+            return tokens
+        codes = self.model_.lookup_tokens(tokens)  # (S, B, C, N, A)
+        return codes.permute(1, 3, 4, 0, 2).float()  # (B, N, A, S, C)
+
+    # ------------------------------------------------------------ inverse
+    def inverse_transform(self, X):
+        """Reconstruct the signal from tokens (or code vectors) alone.
+
+        The decoder predicts each patch's spectrum; tokens carry no amplitude,
+        so every window of every epoch (all its channels and samples, see
+        ``windows_``) is returned standardised to mean 0 and standard
+        deviation 1: compare it with the standardised input.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_epochs, n_tokens_)
+            Output of :meth:`transform` (token indices, or code vectors with
+            ``output="codes"``).
+
+        Returns
+        -------
+        reconstructed : mne.EpochsArray | ndarray of float32, shape (n_epochs, n_channels, n_patches * 200)
+            The reconstruction at 200 Hz, of the used channels (``ch_names_``).
+            When the tokenizer was fitted on Epochs, an :class:`mne.EpochsArray`
+            whose info is ``info_``; its data, in volts as always in MNE, are
+            the standardised values times 1e-6, so that
+            ``get_data(units="uV")`` gives the standardised values. Otherwise
+            an array of the standardised values.
+
+        Examples
+        --------
+        >>> reconstructed = tokenizer.inverse_transform(
+        ...     tokenizer.fit_transform(epochs)
+        ... )  # doctest: +SKIP
+        """  # noqa: E501
+        check_is_fitted(self)
+        with _log_level(self.verbose):
+            maps = self._check_inverse_input(X)
+            n_epochs, n_channels = maps.shape[:2]
+            out = np.empty(
+                (n_epochs, n_channels, self.n_patches_ * PATCH_SIZE), np.float32
+            )
+            chan_idx = self._chan_idx()
+            with torch.inference_mode():
+                for batch in self._batches(n_epochs, "reconstructing"):
+                    for start, stop in self.windows_:
+                        values = torch.from_numpy(
+                            np.ascontiguousarray(maps[batch, :, start:stop])
+                        ).to(self.device_)
+                        signal = self._decode(values, chan_idx)
+                        span = slice(start * PATCH_SIZE, stop * PATCH_SIZE)
+                        out[batch, :, span] = signal.cpu().numpy()
+        if self.info_ is None:
+            return out
+        return EpochsArray(out.astype(np.float64) * 1e-6, self.info_, verbose=False)
+
+    def _check_inverse_input(self, X) -> np.ndarray:
+        config = self.model_.config
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_tokens_:
+            raise ValueError(
+                f"inverse_transform expects an array of shape (n_epochs, "
+                f"{self.n_tokens_}) as returned by transform, got shape {X.shape}."
+            )
+        n_channels = len(self.picks_)
+        if self.output == "indices":
+            if X.dtype.kind not in "iu":
+                raise ValueError(
+                    "inverse_transform expects integer token indices as returned by "
+                    f"transform (output='indices'), got dtype {X.dtype}."
+                )
+            if X.size and (X.min() < 0 or X.max() >= config.n_code):
+                raise ValueError(
+                    f"Token indices must lie in [0, {config.n_code}), got values "
+                    f"from {X.min()} to {X.max()}."
+                )
+            shape = (config.n_scales, config.n_levels)
+            return X.astype(np.int64).reshape(
+                len(X), n_channels, self.n_patches_, *shape
+            )
+        shape = (config.n_scales, config.code_dim)
+        return X.astype(np.float32).reshape(len(X), n_channels, self.n_patches_, *shape)
+
+    def _decode(self, values: torch.Tensor, chan_idx: torch.Tensor) -> torch.Tensor:
+        """Standardised reconstruction (B, N, A * 200) of tokens or codes."""
+        model = self.model_
+        if self.output == "indices":
+            quantized = model.lookup_tokens(values)  # (S, B, C, N, A)
+        else:
+            quantized = values.permute(
+                3, 0, 4, 1, 2
+            )  # (B, N, A, S, C) -> (S, B, C, N, A)
+        batch, n_channels = values.shape[:2]
+        with self._autocast():
+            pred = model.decode(quantized, chan_idx)
+        mean, std = DEFAULT_AMPLITUDE_STATS
+        signal = reconstruct_signal(
+            pred.amplitude.float(), pred.sin.float(), pred.cos.float(), mean, std
+        )
+        signal = standardize_per_sample(signal)[0]
+        return signal.reshape(batch, n_channels, -1)
+
+    # ------------------------------------------------------------ names
+    def get_feature_names_out(self, input_features=None):
+        """Name every output column: channel, patch, scale, level (or code dim).
+
+        ``"{channel}_p{patch}_s{scale}_q{level}"`` for token indices, e.g.
+        ``"cz_p0_s1_q1"`` (patches counted from 0, scales and levels from 1);
+        ``"{channel}_p{patch}_s{scale}_c{k}"`` for code vectors. Channels are
+        named by their NeuroRVQ vocabulary name.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the names come from the fitted channels).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects, shape (n_tokens_,)
+            The column names.
+        """
+        check_is_fitted(self)
+        config = self.model_.config
+        if self.output == "indices":
+            inner = [
+                f"s{s}_q{q}"
+                for s in range(1, config.n_scales + 1)
+                for q in range(1, config.n_levels + 1)
+            ]
+        else:
+            inner = [
+                f"s{s}_c{k}"
+                for s in range(1, config.n_scales + 1)
+                for k in range(config.code_dim)
+            ]
+        names = [
+            f"{CHANNEL_VOCABULARY[index]}_p{patch}_{suffix}"
+            for index in self.input_chans_
+            for patch in range(self.n_patches_)
+            for suffix in inner
+        ]
+        return np.asarray(names, dtype=object)
+
+
+class TokenHistogram(TransformerMixin, BaseEstimator):
+    """Normalised histogram of token indices, per scale and level.
+
+    Turns the output of :class:`NeuroRVQTokenizer` (``output="indices"``) into
+    fixed-size features that do not depend on the channels' order or on the
+    epoch length: for every scale and level, the fraction of the epoch's
+    tokens (over channels and patches) that use each code. Each scale-level
+    block of ``n_codes`` columns sums to 1.
+
+    Parameters
+    ----------
+    n_codes : int
+        Codes per codebook (8192 for the published tokenizer; in general
+        ``tokenizer.model_.config.n_code``).
+    n_scales : int
+        Scales of the tokenizer (4).
+    n_levels : int
+        Residual levels per scale (8 for the published tokenizer).
+    levels : None | list of int
+        Levels to keep, counted from 1 (the first level is the coarsest);
+        None keeps all.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of token columns seen in :meth:`fit`.
+    levels_ : list of int
+        The levels used.
+
+    Examples
+    --------
+    >>> import numpy as np
+
+    One epoch, 2 positions (channel x patch), 2 scales, 2 levels, 4 codes:
+
+    >>> tokens = np.array([[0, 1, 1, 2, 0, 0, 3, 2]])
+    >>> histogram = TokenHistogram(n_codes=4, n_scales=2, n_levels=2)
+    >>> histogram.fit_transform(tokens).reshape(4, 4)  # one row per scale, level
+    array([[1. , 0. , 0. , 0. ],
+           [0.5, 0.5, 0. , 0. ],
+           [0. , 0.5, 0. , 0.5],
+           [0. , 0. , 1. , 0. ]], dtype=float32)
+    """
+
+    def __init__(self, n_codes=8192, n_scales=4, n_levels=8, levels=None):
+        self.n_codes = n_codes
+        self.n_scales = n_scales
+        self.n_levels = n_levels
+        self.levels = levels
+
+    def fit(self, X, y=None):
+        """Check the token layout.
+
+        Parameters
+        ----------
+        X : array-like of int, shape (n_epochs, n_tokens)
+            Token indices from :meth:`NeuroRVQTokenizer.transform`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : TokenHistogram
+            The fitted transformer.
+        """
+        for name in ("n_codes", "n_scales", "n_levels"):
+            _check_positive_int(getattr(self, name), name)
+        if self.levels is None:
+            levels = list(range(1, self.n_levels + 1))
+        else:
+            _validate_type(self.levels, (list, tuple), "levels", "list of int or None")
+            levels = [int(level) for level in self.levels]
+            bad = [level for level in levels if not 1 <= level <= self.n_levels]
+            if bad or not levels:
+                raise ValueError(
+                    f"levels must be a non-empty list of levels between 1 and "
+                    f"{self.n_levels}, got {self.levels}."
+                )
+        X = self._check_tokens(X, fitted=False)
+        self.levels_ = levels
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _check_tokens(self, X, fitted: bool) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"X must be 2-D (n_epochs, n_tokens), got shape {X.shape}."
+            )
+        if X.dtype.kind == "f" and np.all(np.isfinite(X)) and np.all(X == np.round(X)):
+            X = X.astype(np.int64)
+        if X.dtype.kind not in "iu":
+            raise ValueError(f"X must hold integer token indices, got dtype {X.dtype}.")
+        per_patch = self.n_scales * self.n_levels
+        if X.shape[1] % per_patch:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, not a multiple of n_scales x n_levels "
+                f"= {per_patch}: is it the output of NeuroRVQTokenizer with "
+                f"n_scales={self.n_scales} and n_levels={self.n_levels}?"
+            )
+        if fitted and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but TokenHistogram is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        if X.size and (X.min() < 0 or X.max() >= self.n_codes):
+            raise ValueError(
+                f"Token indices must lie in [0, {self.n_codes}) (n_codes), got values "
+                f"from {X.min()} to {X.max()}."
+            )
+        return X
+
+    def transform(self, X):
+        """Count the tokens.
+
+        Parameters
+        ----------
+        X : array-like of int, shape (n_epochs, n_tokens)
+            Token indices from :meth:`NeuroRVQTokenizer.transform`.
+
+        Returns
+        -------
+        X_new : ndarray of float32, shape (n_epochs, n_scales * len(levels_) * n_codes)
+            For each scale, level and code, the fraction of tokens equal to
+            the code.
+        """  # noqa: E501
+        check_is_fitted(self)
+        X = self._check_tokens(X, fitted=True)
+        n_epochs = len(X)
+        tokens = X.reshape(n_epochs, -1, self.n_scales, self.n_levels)
+        tokens = tokens[..., [level - 1 for level in self.levels_]]
+        n_positions = tokens.shape[1]
+        n_blocks = self.n_scales * len(self.levels_)
+        tokens = tokens.reshape(n_epochs, n_positions, n_blocks)
+        offsets = np.arange(n_blocks) * self.n_codes
+        rows = np.arange(n_epochs)[:, None, None] * (n_blocks * self.n_codes)
+        counts = np.bincount(
+            (tokens + offsets + rows).ravel(),
+            minlength=n_epochs * n_blocks * self.n_codes,
+        )
+        counts = counts.reshape(n_epochs, n_blocks * self.n_codes)
+        return (counts / n_positions).astype(np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        """Name the columns ``"tokenhistogram_s{scale}_q{level}_k{code}"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The column names.
+        """
+        check_is_fitted(self)
+        names = [
+            f"tokenhistogram_s{s}_q{q}_k{k}"
+            for s in range(1, self.n_scales + 1)
+            for q in self.levels_
+            for k in range(self.n_codes)
+        ]
+        return np.asarray(names, dtype=object)

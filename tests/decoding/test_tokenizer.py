@@ -1,0 +1,291 @@
+"""NeuroRVQTokenizer and TokenHistogram."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from mne_neurorvq.decoding import NeuroRVQTokenizer, TokenHistogram
+from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+from mne_neurorvq.preprocessing import prepare_array
+
+NAMES = ["Fp1", "Cz", "O1", "ECG"]
+TYPES = ["eeg", "eeg", "eeg", "ecg"]
+#: 19 channels of the 10-20 system (legacy names, all in the vocabulary).
+NAMES_1020 = "Fp1 Fp2 F7 F3 Fz F4 F8 T3 C3 Cz C4 T4 T5 P3 Pz P4 T6 O1 O2".split()
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    path = tmp_path_factory.mktemp("weights") / "tokenizer.pt"
+    torch.save(model.state_dict(), path)
+    return str(path)
+
+
+def _epochs(n_epochs=3, n_seconds=4, names=NAMES, types=TYPES, sfreq=250.0, seed=0):
+    n_times = int(n_seconds * sfreq)
+    data = 2e-5 * np.random.default_rng(seed).standard_normal(
+        (n_epochs, len(names), n_times)
+    )
+    info = mne.create_info(list(names), sfreq, list(types))
+    return mne.EpochsArray(data, info, verbose=False)
+
+
+def _tokenizer(weights, **kwargs):
+    return NeuroRVQTokenizer(weights, device="cpu", verbose=False, **kwargs)
+
+
+def _prepared(epochs, picks):
+    data = epochs.get_data(picks=picks, units="uV")
+    return torch.from_numpy(
+        prepare_array(data, epochs.info["sfreq"], units="uV", verbose=False)[0]
+    )
+
+
+def test_tokens_match_the_model(tiny_weights):
+    epochs = _epochs()
+    tokenizer = _tokenizer(tiny_weights)
+    tokens = tokenizer.fit_transform(epochs)
+    config = tokenizer.model_.config
+    assert tokens.dtype == np.int64
+    assert tokens.shape == (3, 3 * 4 * config.n_scales * config.n_levels)
+    assert tokenizer.n_tokens_ == tokens.shape[1]
+    with torch.inference_mode():
+        expected = tokenizer.model_.tokenize(
+            _prepared(epochs, [0, 1, 2]), torch.as_tensor(tokenizer.input_chans_)
+        )
+    np.testing.assert_array_equal(tokens, expected.reshape(3, -1).numpy())
+    assert tokens.min() >= 0 and tokens.max() < config.n_code
+    # fit then transform equals fit_transform; the tokenizer is deterministic
+    np.testing.assert_array_equal(
+        clone(tokenizer).fit(epochs).transform(epochs), tokens
+    )
+
+
+def test_feature_names(tiny_weights):
+    tokenizer = _tokenizer(tiny_weights).fit(_epochs())
+    names = tokenizer.get_feature_names_out()
+    assert len(names) == tokenizer.n_tokens_ == 3 * 4 * 4 * 2
+    assert names[:3].tolist() == ["fp1_p0_s1_q1", "fp1_p0_s1_q2", "fp1_p0_s2_q1"]
+    assert names[8] == "fp1_p1_s1_q1"
+    assert names[-1] == "o1_p3_s4_q2"
+    assert len(set(names)) == len(names)
+    codes = _tokenizer(tiny_weights, output="codes").fit(_epochs())
+    code_names = codes.get_feature_names_out()
+    assert code_names[0] == "fp1_p0_s1_c0"
+    assert len(code_names) == codes.n_tokens_ == 3 * 4 * 4 * 16
+
+
+def test_codes_output(tiny_weights):
+    epochs = _epochs()
+    tokenizer = _tokenizer(tiny_weights).fit(epochs)
+    tokens = tokenizer.transform(epochs)
+    codes = _tokenizer(tiny_weights, output="codes").fit_transform(epochs)
+    assert codes.dtype == np.float32
+    assert codes.shape == (3, 3 * 4 * 4 * 16)
+    with torch.inference_mode():
+        lookup = tokenizer.model_.lookup_tokens(
+            torch.from_numpy(tokens).reshape(3, 3, 4, 4, 2)
+        )
+    expected = lookup.permute(1, 3, 4, 0, 2).reshape(3, -1).numpy()  # (B, N, A, S, C)
+    np.testing.assert_allclose(codes, expected, rtol=1e-6)
+
+
+def test_inverse_transform(tiny_weights):
+    epochs = _epochs()
+    tokenizer = _tokenizer(tiny_weights)
+    tokens = tokenizer.fit_transform(epochs)
+    reconstructed = tokenizer.inverse_transform(tokens)
+    assert isinstance(reconstructed, mne.EpochsArray)
+    assert reconstructed.ch_names == ["Fp1", "Cz", "O1"]
+    assert reconstructed.info["sfreq"] == 200.0
+    assert len(reconstructed.times) == 800
+    values = reconstructed.get_data(units="uV")
+    with torch.inference_mode():
+        expected = tokenizer.model_.decode_tokens(
+            torch.from_numpy(tokens).reshape(3, 3, 4, 4, 2),
+            torch.as_tensor(tokenizer.input_chans_),
+        )
+    np.testing.assert_allclose(values, expected.numpy(), rtol=1e-4, atol=1e-5)
+    # standardised per sample (window)
+    np.testing.assert_allclose(values.mean(axis=(1, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(values.std(axis=(1, 2), ddof=1), 1, rtol=1e-4)
+    # code vectors reconstruct the same signal
+    codes = _tokenizer(tiny_weights, output="codes")
+    from_codes = codes.fit(epochs).inverse_transform(codes.transform(epochs))
+    np.testing.assert_allclose(
+        from_codes.get_data(), reconstructed.get_data(), atol=1e-9
+    )
+    # arrays give arrays
+    array_tokenizer = _tokenizer(tiny_weights, ch_names=NAMES, sfreq=250.0)
+    array_tokens = array_tokenizer.fit_transform(epochs.get_data())
+    from_array = array_tokenizer.inverse_transform(array_tokens)
+    assert isinstance(from_array, np.ndarray) and from_array.dtype == np.float32
+    np.testing.assert_allclose(from_array, values, rtol=1e-5, atol=1e-5)
+
+
+def test_inverse_transform_errors(tiny_weights):
+    tokenizer = _tokenizer(tiny_weights)
+    tokens = tokenizer.fit_transform(_epochs())
+    with pytest.raises(ValueError, match=r"shape \(n_epochs, 96\)"):
+        tokenizer.inverse_transform(tokens[:, :-1])
+    with pytest.raises(ValueError, match="integer token indices"):
+        tokenizer.inverse_transform(tokens.astype(float))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 64\)"):
+        tokenizer.inverse_transform(tokens + 64)
+
+
+def test_long_epochs_are_split_into_windows_not_cropped(tiny_weights):
+    """30 s of 19 channels: 570 tokens, split into 3 windows of 10 s."""
+    epochs = _epochs(
+        n_epochs=2, n_seconds=30, names=NAMES_1020, types=["eeg"] * 19, sfreq=200.0
+    )
+    tokenizer = _tokenizer(tiny_weights)
+    tokens = tokenizer.fit_transform(epochs)
+    assert tokenizer.n_patches_ == 30
+    assert tokenizer.windows_ == [(0, 10), (10, 20), (20, 30)]
+    assert tokens.shape == (2, 19 * 30 * 4 * 2)
+    tokens = tokens.reshape(2, 19, 30, 4, 2)
+    data = torch.from_numpy(epochs.get_data(units="uV").astype(np.float32))
+    chan_idx = torch.as_tensor(tokenizer.input_chans_)
+    with torch.inference_mode():
+        for start, stop in tokenizer.windows_:
+            window = tokenizer.model_.tokenize(
+                data[:, :, start * 200 : stop * 200], chan_idx
+            )
+            np.testing.assert_array_equal(tokens[:, :, start:stop], window.numpy())
+    # reconstruction covers the 30 s
+    reconstructed = tokenizer.inverse_transform(tokens.reshape(2, -1))
+    assert reconstructed.get_data().shape == (2, 19, 6000)
+
+
+def test_bf16_precision(tiny_weights):
+    epochs = _epochs()
+    tokens = _tokenizer(tiny_weights).fit_transform(epochs)
+    bf16 = _tokenizer(tiny_weights, precision="bf16")
+    tokens_bf16 = bf16.fit_transform(epochs)
+    assert tokens_bf16.dtype == np.int64 and tokens_bf16.shape == tokens.shape
+    assert tokens_bf16.max() < 64
+    # the first level is robust to bfloat16 rounding for most patches
+    first_level = tokens.reshape(-1, 2)[:, 0] == tokens_bf16.reshape(-1, 2)[:, 0]
+    assert first_level.mean() > 0.5
+    reconstructed = bf16.inverse_transform(tokens_bf16)
+    assert np.isfinite(reconstructed.get_data()).all()
+
+
+# --------------------------------------------------------------- histogram
+
+
+def test_token_histogram():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 8, size=(5, 3 * 4 * 2 * 2))  # 3 ch, 4 patches, S=L=2
+    histogram = TokenHistogram(n_codes=8, n_scales=2, n_levels=2)
+    counts = histogram.fit_transform(tokens)
+    assert counts.shape == (5, 2 * 2 * 8) and counts.dtype == np.float32
+    np.testing.assert_allclose(counts.reshape(5, 4, 8).sum(-1), 1, rtol=1e-6)
+    blocks = tokens.reshape(5, 12, 2, 2)
+    expected = np.bincount(blocks[1, :, 1, 0], minlength=8) / 12  # scale 2, level 1
+    np.testing.assert_allclose(counts[1, 16:24], expected, rtol=1e-6)
+    names = histogram.get_feature_names_out()
+    assert (
+        names[0] == "tokenhistogram_s1_q1_k0" and names[16] == "tokenhistogram_s2_q1_k0"
+    )
+    first = TokenHistogram(n_codes=8, n_scales=2, n_levels=2, levels=[1])
+    np.testing.assert_array_equal(
+        first.fit_transform(tokens), counts.reshape(5, 2, 2, 8)[:, :, 0].reshape(5, -1)
+    )
+    assert len(first.get_feature_names_out()) == 16
+    # float columns (e.g. from a DataFrame) holding integers are accepted
+    np.testing.assert_array_equal(histogram.transform(tokens.astype(float)), counts)
+
+
+@pytest.mark.parametrize(
+    ("params", "tokens", "match"),
+    [
+        ({}, np.zeros((2, 7), int), "not a multiple of n_scales x n_levels"),
+        ({}, np.full((2, 8), 9), r"must lie in \[0, 8\)"),
+        ({}, np.zeros(8, int), "must be 2-D"),
+        ({}, np.full((2, 8), 0.5), "integer token indices"),
+        ({"levels": [3]}, np.zeros((2, 8), int), "between 1 and 2"),
+        ({"n_codes": 0}, np.zeros((2, 8), int), "n_codes must be a positive"),
+    ],
+)
+def test_token_histogram_errors(params, tokens, match):
+    histogram = TokenHistogram(**{"n_codes": 8, "n_scales": 2, "n_levels": 2, **params})
+    with pytest.raises(ValueError, match=match):
+        histogram.fit(tokens)
+
+
+def test_token_histogram_in_a_pipeline(tiny_weights):
+    epochs = _epochs(n_epochs=4)
+    pipe = make_pipeline(
+        _tokenizer(tiny_weights), TokenHistogram(n_codes=64, n_scales=4, n_levels=2)
+    )
+    features = pipe.fit_transform(epochs)
+    assert features.shape == (4, 4 * 2 * 64)
+    pipe.set_output(transform="pandas")
+    frame = pipe.fit_transform(epochs)
+    assert frame.columns[0] == "tokenhistogram_s1_q1_k0"
+    np.testing.assert_allclose(frame.to_numpy(), features)
+    with pytest.raises(ValueError, match="X has 16 features, but TokenHistogram"):
+        pipe[-1].transform(np.zeros((1, 16), int))
+
+
+# --------------------------------------------------------------- real data
+
+
+def _eegmat_epochs(data_path, n_subjects=6, n_windows=6):
+    """4 s windows of rest (0) and arithmetic (1), with the subject as group."""
+    data, labels, groups, info = [], [], [], None
+    for subject in range(n_subjects):
+        for label in (0, 1):
+            fname = data_path / "eegmat" / f"Subject{subject:02d}_{label + 1}.edf"
+            raw = mne.io.read_raw_edf(fname, preload=False, verbose=False)
+            raw.crop(0, 4.0 * n_windows).load_data(verbose=False)
+            windows = mne.make_fixed_length_epochs(
+                raw, duration=4.0, preload=True, verbose=False
+            )[:n_windows]
+            data.append(windows.get_data())
+            info = windows.info if info is None else info
+            labels += [label] * len(windows)
+            groups += [subject] * len(windows)
+    epochs = mne.EpochsArray(np.concatenate(data), info, verbose=False)
+    return epochs, np.array(labels), np.array(groups)
+
+
+def test_eegmat_cross_validation_with_token_histograms(data_path, parity_path):
+    epochs, y, groups = _eegmat_epochs(data_path)
+    assert len(epochs) == 72 and len(epochs.ch_names) == 21
+    # one batch per call: fewer, larger forward passes
+    tokenizer = NeuroRVQTokenizer(
+        str(parity_path / "tokenizer_state_dict.pt"),
+        device="cpu",
+        batch_size=256,
+        verbose=False,
+    )
+    pipe = make_pipeline(
+        tokenizer,
+        TokenHistogram(n_codes=256, n_scales=4, n_levels=8, levels=[1, 2]),
+        LogisticRegression(max_iter=2000),
+    )
+    scores = cross_val_score(
+        pipe,
+        epochs,
+        y,
+        groups=groups,
+        cv=GroupKFold(3),
+        scoring="balanced_accuracy",
+        error_score="raise",
+    )
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    fitted = clone(tokenizer).fit(epochs[:2])
+    assert len(fitted.ch_names_) == 19  # 'EEG A2-A1' and 'ECG ECG' are not used
+    assert "EEG A2-A1" not in fitted.ch_names_
