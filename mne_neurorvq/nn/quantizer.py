@@ -164,11 +164,11 @@ class QuantizerOutput:
         Sum of the level outputs (straight-through).
     indices : Tensor of int64, shape (L, B * N * A)
         Code index per level and token (epoch-major, then channel-major).
-    loss : Tensor
+    loss : Tensor | None
         Mean over levels of each level's commitment and residual terms.
-    level_losses : Tensor, shape (L,)
+    level_losses : Tensor, shape (L,) | None
         Each level's ``beta * MSE(code, z)`` term.
-    usage : Tensor, shape (L,)
+    usage : Tensor, shape (L,) | None
         Distinct codes chosen at each level / K.
     """
 
@@ -245,7 +245,11 @@ class ResidualVQ(nn.Module):
             )
 
     def forward(
-        self, x: torch.Tensor, return_gaps: bool = False, return_levels: bool = False
+        self,
+        x: torch.Tensor,
+        return_gaps: bool = False,
+        return_levels: bool = False,
+        compute_loss: bool = True,
     ) -> QuantizerOutput:
         """Quantise ``x`` (B, C, N, A).
 
@@ -259,7 +263,12 @@ class ResidualVQ(nn.Module):
             Also return every level's residual input and straight-through
             output, as ``out.level_inputs`` and ``out.level_outputs``
             (L, B, C, N, A).
+        compute_loss : bool
+            Compute the loss terms and the code usage (always in training);
+            tokenization alone skips them (``loss``, ``level_losses`` and
+            ``usage`` are then None).
         """
+        compute_loss = compute_loss or self.training
         batch, code_dim, n_chans, n_patches = x.shape
         residual = x.permute(0, 2, 3, 1).reshape(-1, code_dim)
         total = torch.zeros_like(residual)
@@ -277,10 +286,12 @@ class ResidualVQ(nn.Module):
             code = F.embedding(index, codebook.weight).to(z.dtype)
             out = z + (code - z).detach()
             next_residual = residual - out
-            commit_loss = self.beta * F.mse_loss(code.detach(), z)
-            losses.append(commit_loss + 0.4 * F.mse_loss(out, next_residual.detach()))
-            commit.append(commit_loss.detach())
-            usage.append(index.unique().numel() / self.n_code)
+            if compute_loss:
+                commit_loss = self.beta * F.mse_loss(code.detach(), z)
+                residual_loss = F.mse_loss(out, next_residual.detach())
+                losses.append(commit_loss + 0.4 * residual_loss)
+                commit.append(commit_loss.detach())
+                usage.append(index.unique().numel() / self.n_code)
             if return_gaps:
                 gaps.append(codebook.distance_gap(z.detach()))
             if self.training:
@@ -296,9 +307,9 @@ class ResidualVQ(nn.Module):
         out = QuantizerOutput(
             quantized=quantized.permute(0, 3, 1, 2),
             indices=torch.stack(indices),
-            loss=torch.stack(losses).mean(),
-            level_losses=torch.stack(commit),
-            usage=torch.tensor(usage),
+            loss=torch.stack(losses).mean() if compute_loss else None,
+            level_losses=torch.stack(commit) if compute_loss else None,
+            usage=torch.tensor(usage) if compute_loss else None,
         )
         if return_gaps:
             out.gaps = torch.stack(gaps)

@@ -334,7 +334,7 @@ class NeuroRVQTokenizerModel(nn.Module):
         """
         patches = as_patches(x, self.config.patch_size)
         batch, n_chans, n_patches, _ = patches.shape
-        outputs = self.quantize(self.encode(patches, chan_idx))
+        outputs = self.quantize(self.encode(patches, chan_idx), compute_loss=False)
         tokens = torch.stack([out.indices for out in outputs])  # (S, L, B*N*A)
         tokens = tokens.reshape(*tokens.shape[:2], batch, n_chans, n_patches)
         return tokens.permute(2, 3, 4, 0, 1)
