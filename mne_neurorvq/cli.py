@@ -44,6 +44,39 @@ def _inspect(args) -> int:
     return 0
 
 
+def _subjects(text):
+    """Parse ``"0-23"`` or ``"1,2,5"`` into a list of int."""
+    subjects = []
+    for part in text.split(","):
+        start, _, stop = part.partition("-")
+        subjects += list(range(int(start), int(stop or start) + 1))
+    return subjects
+
+
+def _benchmark(args) -> int:
+    from .benchmark import BenchmarkSettings, run_benchmark
+
+    settings = BenchmarkSettings(
+        epochs=args.epochs,
+        ssl_seconds=args.ssl_seconds,
+        ssl_epochs=args.ssl_epochs,
+        batch_size=args.batch_size,
+    )
+    run_benchmark(
+        args.task,
+        subjects=None if args.subjects is None else _subjects(args.subjects),
+        models=args.models,
+        cv=args.cv,
+        n_splits=args.n_splits,
+        seed=args.seed,
+        out_dir=args.out,
+        data_path=args.data_path,
+        max_windows=args.max_windows,
+        settings=settings,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the command line."""
     parser = argparse.ArgumentParser(
@@ -64,7 +97,49 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(func=_inspect)
     info = commands.add_parser("sys-info", help="print versions and devices")
     info.set_defaults(func=_sys_info)
+    _add_benchmark(commands)
+    from .training.cli import add_training_commands
+
+    add_training_commands(commands)
     return parser
+
+
+def _add_benchmark(commands):
+    from .benchmark.models import MODELS
+    from .benchmark.protocol import TASKS
+
+    bench = commands.add_parser(
+        "benchmark",
+        help="subject-independent benchmark of NeuroRVQ models and baselines",
+    )
+    bench.add_argument("--task", default="eegmat", choices=sorted(TASKS))
+    bench.add_argument("--subjects", help="e.g. 0-23 or 1,2 (default: all)")
+    bench.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    bench.add_argument(
+        "--cv", default="groupkfold", help="groupkfold, loso, or a JSON file of splits"
+    )
+    bench.add_argument("--n-splits", type=int, default=10)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--out", default="neurorvq-benchmark", help="output folder")
+    bench.add_argument("--data-path", help="local data folder (MNE_NEURORVQ_DATA)")
+    bench.add_argument(
+        "--max-windows", type=int, help="at most this many windows per recording"
+    )
+    bench.add_argument(
+        "--epochs",
+        type=int,
+        default=4,
+        help="training epochs of the supervised networks",
+    )
+    bench.add_argument(
+        "--ssl-seconds",
+        type=float,
+        default=20.0,
+        help="time budget of each in-fold self-supervised stage",
+    )
+    bench.add_argument("--ssl-epochs", type=int, default=3)
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.set_defaults(func=_benchmark)
 
 
 def main(argv=None) -> int:

@@ -42,6 +42,7 @@ from ..preprocessing import (
     prepare_array,
 )
 from ..weights import PUBLISHED_WEIGHTS, published_kind
+from ._training import check_train_params
 
 _UNITS = ("V", "mV", "uV", "µV", "μV")
 _RECIPES = (None, "authors", "benchmark")
@@ -52,13 +53,24 @@ _WARN_FROM = ("mne", "mne_neurorvq", "sklearn")
 
 #: Parameter documentation shared by the transformers (``%(name)s``).
 _DOCDICT = {
-    "weights": """weights : str | path-like | dict of str to Tensor
+    "weights": """weights : str | path-like | dict of str to Tensor | None
         The model weights: the name of published weights (fetched with
         :func:`mne_neurorvq.fetch_weights`), the path of a checkpoint file
         (``torch.save(state_dict)``), or a state dict. The configuration is
         inferred from the tensors' shapes. Loaded in :meth:`fit`, never in
         the constructor. Prefer a name or a path in cross-validation: a state
-        dict is deep-copied each time the estimator is cloned.""",
+        dict is deep-copied each time the estimator is cloned. None trains
+        the model in :meth:`fit` on the epochs given, self-supervised (labels
+        are ignored, so it is leakage-free inside cross-validation), with
+        ``config``, ``train_params`` and ``random_state``.""",
+    "train_params": """train_params : dict | None
+        Training settings used when ``weights`` is None: fields of
+        :class:`mne_neurorvq.training.TrainingConfig` (``epochs``,
+        ``batch_size``, ``lr``, ``time_limit``, ``precision``...), overriding
+        the CPU-sized defaults (10 epochs, batch 32, learning rate 1e-3).""",
+    "random_state": """random_state : int | None
+        Seed of the training when ``weights`` is None (None: 0); the
+        transform itself is deterministic.""",
     "ch_names": """ch_names : list of str | None
         Channel names of array input, one per channel (axis 1). Required for
         arrays; ignored for Epochs (``epochs.ch_names`` is used).""",
@@ -438,10 +450,11 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _check_params(self) -> None:
         _validate_type(
             self.weights,
-            (str, PathLike, Mapping),
+            (str, PathLike, Mapping, None),
             "weights",
-            "a published name, a path or a state dict",
+            "a published name, a path, a state dict or None (train in fit)",
         )
+        check_train_params(self.train_params)
         kind = published_kind(self.weights)
         if kind is not None and kind != self._WEIGHTS_KIND:
             expected = sorted(
@@ -533,7 +546,11 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
             self._check_amplitude(data, inp)
 
         self.device_ = _resolve_device(self.device)
-        model = self._load_model()
+        if self.weights is None:  # self-supervised training on X (labels unused)
+            data = self._prepare(inp.get_data(picks), inp)
+            model = self._train_model(data, np.asarray(match.vocab_idx, np.int64))
+        else:
+            model = self._load_model()
         if model.config.patch_size != PATCH_SIZE:
             raise ValueError(
                 f"weights={_describe_weights(self.weights)} have "
@@ -554,6 +571,10 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         return inp
 
     def _load_model(self):
+        raise NotImplementedError
+
+    def _train_model(self, data: np.ndarray, chan_idx: np.ndarray):
+        """Train the model on prepared epochs (``weights=None``)."""
         raise NotImplementedError
 
     def _fit_extra(self, inp: _Input, match) -> None:

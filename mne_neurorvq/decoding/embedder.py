@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from mne.utils import _check_option
+from mne.utils import _check_option, _validate_type
 from sklearn.utils.validation import check_is_fitted
 
 from ..channels import CHANNEL_VOCABULARY
 from ..nn.checkpoints import CheckpointError, load_foundation
-from ..nn.config import FoundationConfig
+from ..nn.config import FoundationConfig, TokenizerConfig
 from ..nn.foundation import NeuroRVQFoundation
 from ._base import (
     _describe_weights,
@@ -18,6 +18,7 @@ from ._base import (
     _NeuroRVQTransformer,
     _weighted_mean,
 )
+from ._training import train_foundation, train_tokenizer
 
 __all__ = ["NeuroRVQEmbedder"]
 
@@ -59,6 +60,16 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
           averaged over time, concatenated over scales and passed through
           ``fc_norm`` (channel-major columns, ``n_channels`` = the used
           channels, ``ch_names_``).
+    config : FoundationConfig | None
+        Foundation configuration when ``weights`` is None (default: the
+        ``"small"`` preset of :func:`mne_neurorvq.training.foundation_preset`
+        for the trained tokenizer).
+    tokenizer_config : TokenizerConfig | None
+        Configuration of the tokenizer trained first when ``weights`` is None
+        (default: the ``"small"`` preset).
+    %(train_params)s
+        The same settings train the tokenizer and then the foundation model.
+    %(random_state)s
     %(ch_names)s
     %(sfreq)s
     %(units)s
@@ -128,6 +139,10 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
         batch_size=32,
         precision="float32",
         verbose=None,
+        config=None,
+        tokenizer_config=None,
+        train_params=None,
+        random_state=None,
     ):
         self.weights = weights
         self.pooling = pooling
@@ -141,11 +156,45 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
         self.batch_size = batch_size
         self.precision = precision
         self.verbose = verbose
+        self.config = config
+        self.tokenizer_config = tokenizer_config
+        self.train_params = train_params
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
         super()._check_params()
         _check_option("pooling", self.pooling, _POOLINGS)
+
+    def _train_model(self, data, chan_idx):
+        _validate_type(
+            self.config, (FoundationConfig, None), "config", "FoundationConfig or None"
+        )
+        _validate_type(
+            self.tokenizer_config,
+            (TokenizerConfig, None),
+            "tokenizer_config",
+            "TokenizerConfig or None",
+        )
+        tokenizer = train_tokenizer(
+            data,
+            chan_idx,
+            self.tokenizer_config,
+            self.train_params,
+            self.device_,
+            self.random_state,
+            self.verbose,
+        )
+        return train_foundation(
+            tokenizer,
+            data,
+            chan_idx,
+            self.config,
+            self.train_params,
+            self.device_,
+            self.random_state,
+            self.verbose,
+        )
 
     def _load_model(self):
         try:
@@ -175,7 +224,7 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
 
         Returns
         -------
-        X_new : ndarray of float32, shape (n_epochs, n_features_out_)
+        X_new : ndarray of float32, shape (n_epochs, ``n_features_out_``)
             The embeddings: ``(n_epochs, 800)`` for ``pooling="mean"`` and
             ``"scale"``, ``(n_epochs, n_channels * 800)`` for ``"channel"``
             (published model).
@@ -239,7 +288,7 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
 
         Returns
         -------
-        feature_names_out : ndarray of str objects, shape (n_features_out_,)
+        feature_names_out : ndarray of str objects, shape (``n_features_out_``,)
             The column names.
         """
         check_is_fitted(self)

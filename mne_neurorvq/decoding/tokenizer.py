@@ -23,6 +23,7 @@ from ._base import (
     _NeuroRVQTransformer,
     _used_info,
 )
+from ._training import train_tokenizer
 
 __all__ = ["NeuroRVQTokenizer", "TokenHistogram"]
 
@@ -52,6 +53,11 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         vectors, i.e. the sum over levels of each scale's codes (float32,
         shape ``(n_epochs, n_channels * n_patches * S * C)`` with C the code
         width, 128 in the published model).
+    config : TokenizerConfig | None
+        Model configuration when ``weights`` is None (default: the CPU-sized
+        ``"small"`` preset of :func:`mne_neurorvq.training.tokenizer_preset`).
+    %(train_params)s
+    %(random_state)s
     %(ch_names)s
     %(sfreq)s
     %(units)s
@@ -123,6 +129,9 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         batch_size=32,
         precision="float32",
         verbose=None,
+        config=None,
+        train_params=None,
+        random_state=None,
     ):
         self.weights = weights
         self.output = output
@@ -136,11 +145,28 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         self.batch_size = batch_size
         self.precision = precision
         self.verbose = verbose
+        self.config = config
+        self.train_params = train_params
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
         super()._check_params()
         _check_option("output", self.output, _OUTPUTS)
+
+    def _train_model(self, data, chan_idx):
+        _validate_type(
+            self.config, (TokenizerConfig, None), "config", "TokenizerConfig or None"
+        )
+        return train_tokenizer(
+            data,
+            chan_idx,
+            self.config,
+            self.train_params,
+            self.device_,
+            self.random_state,
+            self.verbose,
+        )
 
     def _load_model(self):
         try:
@@ -173,7 +199,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
         Returns
         -------
-        X_new : ndarray, shape (n_epochs, n_tokens_)
+        X_new : ndarray, shape (n_epochs, ``n_tokens_``)
             With ``output="indices"``, the int64 token indices; with
             ``output="codes"``, the float32 code vectors (see the class
             description for the column order).
@@ -236,7 +262,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
         Parameters
         ----------
-        X : array-like, shape (n_epochs, n_tokens_)
+        X : array-like, shape (n_epochs, ``n_tokens_``)
             Output of :meth:`transform` (token indices, or code vectors with
             ``output="codes"``).
 
@@ -339,7 +365,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
         Returns
         -------
-        feature_names_out : ndarray of str objects, shape (n_tokens_,)
+        feature_names_out : ndarray of str objects, shape (``n_tokens_``,)
             The column names.
         """
         check_is_fitted(self)
@@ -487,7 +513,7 @@ class TokenHistogram(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of float32, shape (n_epochs, n_scales * len(levels_) * n_codes)
+        X_new : ndarray of float32, shape (n_epochs, n_scales * len(``levels_``) * n_codes)
             For each scale, level and code, the fraction of tokens equal to
             the code.
         """  # noqa: E501

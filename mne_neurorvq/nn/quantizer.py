@@ -51,6 +51,15 @@ def cosine_kmeans(
     centroids : Tensor, shape (K, C)
     counts : Tensor, shape (K,)
         Cluster sizes of the last round.
+
+    Examples
+    --------
+    >>> import torch
+    >>> samples = torch.nn.functional.normalize(torch.randn(100, 8), dim=-1)
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> centroids, counts = cosine_kmeans(samples, 4, generator=generator)
+    >>> centroids.shape, int(counts.sum())
+    (torch.Size([4, 8]), 100)
     """
     n_samples = samples.shape[0]
     device = samples.device
@@ -76,6 +85,13 @@ class EMACodebook(nn.Module):
     ``weight`` holds the codes; ``cluster_size`` and ``embed_avg`` are kept for
     checkpoint compatibility (written by the k-means initialisation and
     otherwise unused); ``initted`` flags whether the codebook was initialised.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import ResidualVQ
+    >>> codebook = ResidualVQ(n_code=16, code_dim=8, n_levels=2).codebooks()[0]
+    >>> codebook.weight.shape, codebook.is_initialised
+    (torch.Size([16, 8]), False)
     """
 
     def __init__(self, n_code: int, code_dim: int):
@@ -94,7 +110,12 @@ class EMACodebook(nn.Module):
         return bool(self.initted.item())
 
     def code_norms(self) -> torch.Tensor:
-        """Squared norms of the codes, cached until the codes change."""
+        """Squared norms of the codes, cached until the codes change.
+
+        The cache is keyed on the tensor's version counter (bumped by
+        in-place updates such as ``load_state_dict``) and is cleared by this
+        class's own updates, which write through ``.data``.
+        """
         weight = self.weight
         key = (weight.data_ptr(), weight._version, weight.device, weight.dtype)
         if self._norm_cache is None or self._norm_cache[0] != key:
@@ -125,6 +146,7 @@ class EMACodebook(nn.Module):
     def kmeans_init_(self, z: torch.Tensor, n_iter: int, generator=None):
         """Initialise the codes by cosine k-means on ``z`` and set ``initted``."""
         centroids, counts = cosine_kmeans(z, self.weight.shape[0], n_iter, generator)
+        self._norm_cache = None
         self.weight.data.copy_(centroids)
         self.cluster_size.data.copy_(counts)
         self.initted.data.fill_(1.0)
@@ -149,6 +171,7 @@ class EMACodebook(nn.Module):
         empty = counts == 0
         means = l2norm(sums / counts.masked_fill(empty, 1.0).unsqueeze(-1))
         means = torch.where(empty.unsqueeze(-1), self.weight, means)
+        self._norm_cache = None
         self.weight.data.mul_(decay).add_(means, alpha=1 - decay)
         self.weight.data.copy_(l2norm(self.weight.data))
         return counts
@@ -170,6 +193,15 @@ class QuantizerOutput:
         Each level's ``beta * MSE(code, z)`` term.
     usage : Tensor, shape (L,) | None
         Distinct codes chosen at each level / K.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import ResidualVQ
+    >>> rvq = ResidualVQ(n_code=16, code_dim=8, n_levels=3)
+    >>> out = rvq.train()(torch.randn(2, 8, 3, 4))  # (B, C, N, A)
+    >>> out.indices.shape, out.usage.shape
+    (torch.Size([3, 24]), torch.Size([3]))
     """
 
     quantized: torch.Tensor
@@ -211,6 +243,18 @@ class ResidualVQ(nn.Module):
         Weight of the commitment term.
     kmeans_iters : int
         Rounds of the k-means initialisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import ResidualVQ
+    >>> rvq = ResidualVQ(n_code=16, code_dim=8, n_levels=3)
+    >>> rvq.generator = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(2, 8, 3, 4)  # (B, C, N, A)
+    >>> out = rvq.train()(x)  # first training forward: k-means initialisation
+    >>> out = rvq.eval()(x)
+    >>> out.quantized.shape, out.indices.shape  # indices: (L, B * N * A)
+    (torch.Size([2, 8, 3, 4]), torch.Size([3, 24]))
     """
 
     def __init__(

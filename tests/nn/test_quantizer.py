@@ -81,3 +81,14 @@ def test_straight_through_gradient_reaches_the_input():
     out = rvq(x)
     (out.quantized.sum() + out.loss).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_code_norm_cache_follows_every_update():
+    rvq = _quantizer().train()
+    codebook = rvq.layers[0].embedding
+    codebook.code_norms()
+    rvq(torch.randn(4, 8, 2, 3))  # EMA update through .data
+    torch.testing.assert_close(codebook.code_norms(), codebook.weight.pow(2).sum(1))
+    state = {k: v * 2 for k, v in rvq.state_dict().items()}
+    rvq.load_state_dict(state)
+    torch.testing.assert_close(codebook.code_norms(), codebook.weight.pow(2).sum(1))

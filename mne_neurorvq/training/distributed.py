@@ -1,0 +1,190 @@
+"""torch.distributed helpers: process group set-up and codebook consistency.
+
+Training runs data-parallel when started by ``torchrun`` (or any launcher that
+sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``): every
+process holds a full replica, reads its shard of the batch order, and
+:class:`torch.nn.parallel.DistributedDataParallel` averages the gradients.
+The backend is gloo on CPU and nccl on CUDA.
+
+Codebooks are not trained by gradients and need their own care:
+
+- the EMA update already sums the code counts and per-code sums over all
+  processes inside :class:`mne_neurorvq.nn.quantizer.ResidualVQ`, so codebooks
+  that start equal stay equal;
+- the k-means initialisation at the first training step runs on each
+  process's own batch and is *not* synchronised by the reference code, so the
+  replicas would start from different codebooks (and then drift apart for
+  good, because each process looks codes up in its own codebook).
+  :func:`synchronise_kmeans_init` fixes this: right after a codebook's
+  k-means, process 0's codebook (codes, counts, ``initted`` flag) is
+  broadcast to every process, before the first lookup, so every process
+  quantises the first batch with the same codes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = [
+    "DistributedContext",
+    "all_reduce_sum",
+    "broadcast_tensors",
+    "init_distributed",
+    "is_distributed",
+    "synchronise_kmeans_init",
+]
+
+
+def is_distributed() -> bool:
+    """Whether a torch.distributed process group is running."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over processes in place (no-op without a process group)."""
+    if is_distributed() and dist.get_world_size() > 1:
+        dist.all_reduce(tensor)
+    return tensor
+
+
+def broadcast_tensors(tensors, src: int = 0):
+    """Broadcast each tensor from process ``src`` in place (no-op alone)."""
+    if is_distributed() and dist.get_world_size() > 1:
+        for tensor in tensors:
+            dist.broadcast(tensor, src)
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process stands in (possibly distributed) training.
+
+    Attributes
+    ----------
+    rank, world_size, local_rank : int
+    device : torch.device
+    started : bool
+        Whether :func:`init_distributed` created the process group (then
+        :meth:`close` destroys it).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    started: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this is process 0 (the one that logs and writes files)."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there are several processes."""
+        return self.world_size > 1
+
+    def barrier(self):
+        """Wait for every process (no-op alone)."""
+        if self.enabled:
+            dist.barrier()
+
+    def close(self):
+        """Destroy the process group if this context created it."""
+        if self.started and is_distributed():
+            dist.destroy_process_group()
+
+
+def init_distributed(device=None, backend: str | None = None) -> DistributedContext:
+    """Join the process group described by the environment, if any.
+
+    Without ``WORLD_SIZE`` > 1 in the environment (and no group already
+    running) this returns a single-process context. Otherwise it initialises
+    torch.distributed (``env://``) with ``backend`` (default: nccl on CUDA,
+    gloo on CPU); on CUDA each process uses GPU ``LOCAL_RANK``.
+
+    Parameters
+    ----------
+    device : str | torch.device | None
+        ``'cpu'``, ``'cuda'`` or a specific device; None picks CUDA when
+        available.
+    backend : str | None
+        torch.distributed backend.
+
+    Returns
+    -------
+    DistributedContext
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    started = False
+    if is_distributed():
+        rank, world_size = dist.get_rank(), dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    else:
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if world_size > 1:
+            if backend is None:
+                backend = "nccl" if device.type == "cuda" else "gloo"
+            if device.type == "cuda":
+                torch.cuda.set_device(local_rank)
+            dist.init_process_group(backend, rank=rank, world_size=world_size)
+            started = True
+    if device.type == "cuda" and device.index is None and world_size > 1:
+        device = torch.device("cuda", local_rank)
+    return DistributedContext(rank, world_size, local_rank, device, started)
+
+
+def synchronise_kmeans_init(model: torch.nn.Module, src: int = 0) -> int:
+    """Make the k-means codebook initialisation identical on every process.
+
+    Wraps the ``kmeans_init_`` method of every
+    :class:`~mne_neurorvq.nn.quantizer.EMACodebook` of ``model`` so that, after
+    the k-means on this process's batch, the codes, the cluster counts and the
+    ``initted`` flag of process ``src`` are broadcast to all processes. The
+    quantiser calls ``kmeans_init_`` right before the first lookup of each
+    level, and every process reaches it at the same level of the same step,
+    so the broadcasts pair up. Without a process group the wrapper only runs
+    the k-means.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A tokenizer (or any module holding EMA codebooks).
+    src : int
+        Process whose codebooks are kept.
+
+    Returns
+    -------
+    int
+        Number of codebooks wrapped (already wrapped ones are not counted).
+    """
+    from ..nn.quantizer import EMACodebook
+
+    n_wrapped = 0
+    for module in model.modules():
+        if not isinstance(module, EMACodebook) or getattr(
+            module, "_kmeans_synchronised", False
+        ):
+            continue
+        module.kmeans_init_ = _synchronised(module, module.kmeans_init_, src)
+        module._kmeans_synchronised = True
+        n_wrapped += 1
+    return n_wrapped
+
+
+def _synchronised(codebook, kmeans_init, src):
+    def kmeans_init_(z, n_iter, generator=None):
+        kmeans_init(z, n_iter, generator)
+        broadcast_tensors(
+            (codebook.weight.data, codebook.cluster_size.data, codebook.initted),
+            src,
+        )
+
+    return kmeans_init_
