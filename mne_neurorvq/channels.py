@@ -137,6 +137,14 @@ class ChannelMatch:
         index of its tokens.
     unmatched : tuple of (str, str)
         ``(original name, reason)`` for every channel that is not used.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.channels import match_channels
+    >>> names, types = ["EEG Cz", "EEG Oz", "ECG"], ["eeg", "eeg", "ecg"]
+    >>> match = match_channels(names, types, verbose=False)
+    >>> match.n_channels, match.clean_names, match.unmatched_names
+    (2, ('cz', 'oz'), ('ECG',))
     """
 
     picks: np.ndarray

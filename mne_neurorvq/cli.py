@@ -54,7 +54,14 @@ def _subjects(text):
 
 
 def _benchmark(args) -> int:
+    import warnings
+
     from .benchmark import BenchmarkSettings, run_benchmark
+
+    # braindecode's import-time deprecation notice is not the user's concern
+    warnings.filterwarnings(
+        "ignore", message="Montage name 'standard_1020'", category=FutureWarning
+    )
 
     settings = BenchmarkSettings(
         epochs=args.epochs,
@@ -105,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_benchmark(commands):
-    from .benchmark.models import MODELS
+    from .benchmark.models import MODELS, BenchmarkSettings
     from .benchmark.protocol import TASKS
 
     bench = commands.add_parser(
@@ -128,17 +135,17 @@ def _add_benchmark(commands):
     bench.add_argument(
         "--epochs",
         type=int,
-        default=4,
+        default=BenchmarkSettings.epochs,
         help="training epochs of the supervised networks",
     )
     bench.add_argument(
         "--ssl-seconds",
         type=float,
-        default=20.0,
+        default=BenchmarkSettings.ssl_seconds,
         help="time budget of each in-fold self-supervised stage",
     )
-    bench.add_argument("--ssl-epochs", type=int, default=3)
-    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--ssl-epochs", type=int, default=BenchmarkSettings.ssl_epochs)
+    bench.add_argument("--batch-size", type=int, default=BenchmarkSettings.batch_size)
     bench.set_defaults(func=_benchmark)
 
 

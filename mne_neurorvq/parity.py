@@ -56,7 +56,14 @@ NEAR_TIE = 1e-6
 
 @dataclass
 class Comparison:
-    """One compared output."""
+    """One compared output.
+
+    Examples
+    --------
+    >>> comparison = Comparison("case", "tokens", 0.0, 0.0, "exact", ok=True)
+    >>> comparison.ok
+    True
+    """
 
     case: str
     key: str
@@ -68,7 +75,18 @@ class Comparison:
 
 
 def configs_from_reference(config: dict) -> tuple[TokenizerConfig, FoundationConfig]:
-    """Translate the reference constructor arguments of ``config.json``."""
+    """Translate the reference constructor arguments of ``config.json``.
+
+    Examples
+    --------
+    >>> import json
+    >>> from pathlib import Path
+    >>> path = Path("upstream-parity/config.json")
+    >>> config = json.loads(path.read_text())  # doctest: +SKIP
+    >>> tokenizer, foundation = configs_from_reference(config)  # doctest: +SKIP
+    >>> tokenizer.n_code, foundation.depth  # doctest: +SKIP
+    (256, 2)
+    """
     enc, dec = (
         config["tokenizer"]["encoder_config"],
         config["tokenizer"]["decoder_config"],
@@ -326,6 +344,12 @@ def run_parity(directory: str | Path, verbose: bool = True) -> list[Comparison]:
     Returns
     -------
     list of Comparison
+
+    Examples
+    --------
+    >>> results = run_parity("../shared/fixtures/upstream-parity")  # doctest: +SKIP
+    >>> all(result.ok for result in results)  # doctest: +SKIP
+    True
     """
     directory = Path(directory)
     config = json.loads((directory / "config.json").read_text())
@@ -353,7 +377,14 @@ def run_parity(directory: str | Path, verbose: bool = True) -> list[Comparison]:
 
 
 def print_report(results: list[Comparison], file=None):
-    """Print one line per compared output and a summary."""
+    """Print one line per compared output and a summary.
+
+    Examples
+    --------
+    >>> folder = "../shared/fixtures/upstream-parity"
+    >>> results = run_parity(folder, verbose=False)  # doctest: +SKIP
+    >>> print_report(results)  # doctest: +SKIP
+    """
     file = sys.stdout if file is None else file
     header = (
         f"{'case':<20} {'output':<34} {'max abs err':>12} {'max rel err':>12}"

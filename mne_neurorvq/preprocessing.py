@@ -96,6 +96,15 @@ class PreprocessingSteps:
         The clip limit in uV that was applied, or None.
     operations : tuple of str
         Human-readable description of each operation, in the order applied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mne_neurorvq.preprocessing import prepare_array
+    >>> data = 2e-5 * np.random.default_rng(0).standard_normal((1, 2, 500))
+    >>> _, steps = prepare_array(data, 250.0, units="V", verbose=False)
+    >>> steps.operations
+    ('convert V to uV (x1e+06)', 'resample 250 Hz -> 200 Hz (FFT)')
     """
 
     recipe: str | None

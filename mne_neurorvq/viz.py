@@ -129,6 +129,12 @@ def plot_codebook_usage(tokens, n_code: int, show: bool = True):
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tokens = np.random.default_rng(0).integers(0, 64, (10, 19, 4, 4, 2))
+    >>> fig = plot_codebook_usage(tokens, n_code=64, show=False)
     """
     tokens = np.asarray(tokens)
     n_scales, n_levels = tokens.shape[-2:]
@@ -184,6 +190,12 @@ def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tokens = np.random.default_rng(0).integers(0, 64, (19, 4, 4, 2))
+    >>> fig = plot_token_map(tokens, level=0, show=False)
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 4:

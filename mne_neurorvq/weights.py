@@ -47,6 +47,13 @@ class PublishedWeights:
         Folder of the file in the authors' repository.
     licence : str
         Licence of the weights.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.weights import PUBLISHED_WEIGHTS
+    >>> info = PUBLISHED_WEIGHTS["neurorvq-eeg-tokenizer-v1"]
+    >>> info.filename, info.kind
+    ('NeuroRVQ_EEG_tokenizer_v1.pt', 'tokenizer')
     """
 
     name: str
@@ -81,7 +88,13 @@ PUBLISHED_WEIGHTS = {
 
 
 def cache_dir() -> Path:
-    """Folder where downloaded weights are kept."""
+    """Folder where downloaded weights are kept.
+
+    Examples
+    --------
+    >>> cache_dir()  # doctest: +SKIP
+    PosixPath('/home/me/.cache/mne-neurorvq')
+    """
     import pooch
 
     configured = mne.get_config(CONFIG_KEY_CACHE)
@@ -172,6 +185,14 @@ def _download(info: PublishedWeights) -> Path:
 
 
 def published_kind(name: str) -> str | None:
-    """Kind (``"tokenizer"``/``"foundation"``) of a published name, else None."""
+    """Kind (``"tokenizer"``/``"foundation"``) of a published name, else None.
+
+    Examples
+    --------
+    >>> published_kind("neurorvq-eeg-foundation-v1")
+    'foundation'
+    >>> published_kind("my_tokenizer.pt") is None
+    True
+    """
     info = PUBLISHED_WEIGHTS.get(name) if isinstance(name, str) else None
     return None if info is None else info.kind

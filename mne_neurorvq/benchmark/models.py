@@ -38,8 +38,8 @@ class BenchmarkSettings:
         Batch size of every network.
     """
 
-    epochs: int = 4
-    ssl_seconds: float = 20.0
+    epochs: int = 2
+    ssl_seconds: float = 10.0
     ssl_epochs: int = 3
     batch_size: int = 32
 
@@ -97,6 +97,7 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
             config=fm_config,
             tokenizer_config=tok_config,
             train_params=ssl,
+            verbose=False,
             **common,
         )
         return make_pipeline(
@@ -109,6 +110,7 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
             weights=None if weights is None else weights["tokenizer"],
             config=tok_config,
             train_params=ssl,
+            verbose=False,
             **common,
         )
         config = TokenizerConfig.tiny() if weights is None else TokenizerConfig()
@@ -125,6 +127,7 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
             max_epochs=settings.epochs,
             warmup_epochs=min(4, max(1, settings.epochs // 4)),
             batch_size=settings.batch_size,
+            precision="float32",
             verbose=0,
             **common,
         )

@@ -107,7 +107,7 @@ def run_benchmark(
         print(
             f"{task}: {len(epochs)} epochs, {len(np.unique(groups))} subjects, "
             f"{len(epochs.ch_names)} channels at {epochs.info['sfreq']:g} Hz, "
-            f"classes {list(classes)}; {len(splits)} folds ({cv}); "
+            f"classes {[str(c) for c in classes]}; {len(splits)} folds ({cv}); "
             f"{weights_note}"
         )
     rows = []

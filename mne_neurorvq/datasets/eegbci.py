@@ -67,6 +67,12 @@ def load_eegbci_eyes(subjects=(1, 2), *, window: float = 4.0, path=None, verbose
         ``"eyes_open"`` or ``"eyes_closed"``.
     groups : ndarray of int
         Subject of each window.
+
+    Examples
+    --------
+    >>> epochs, y, groups = load_eegbci_eyes([1, 2])  # doctest: +SKIP
+    >>> sorted(set(y))  # doctest: +SKIP
+    ['eyes_closed', 'eyes_open']
     """
     epochs_list, labels, groups = [], [], []
     for subject in subjects:
@@ -89,6 +95,12 @@ def load_eegbci_imagery(
 
     Returns epochs of ``tmax - tmin`` seconds from each ``T1``/``T2`` cue, the
     labels ``"left_fist"``/``"right_fist"`` and the subjects.
+
+    Examples
+    --------
+    >>> epochs, y, groups = load_eegbci_imagery([1])  # doctest: +SKIP
+    >>> epochs.info["sfreq"], sorted(set(y))  # doctest: +SKIP
+    (160.0, ['left_fist', 'right_fist'])
     """
     epochs_list, labels, groups = [], [], []
     for subject in subjects:

@@ -97,6 +97,12 @@ def eegmat_files(subjects=None, path=None, download: bool = True) -> list:
     -------
     list of tuple (subject, condition, Path)
         Condition 1 is rest, 2 is arithmetic.
+
+    Examples
+    --------
+    >>> files = eegmat_files([0, 1], path="~/data", download=False)  # doctest: +SKIP
+    >>> files[0]  # doctest: +SKIP
+    (0, 1, PosixPath('/home/me/data/eegmat/Subject00_1.edf'))
     """
     folder = resolve_data_dir("eegmat", path)
     if subjects is None:

@@ -31,7 +31,17 @@ CLASSIFIER_KEY_PATTERN = re.compile(r"^(fc_norm|head)\.")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint does not match the model it is loaded into."""
+    """A checkpoint does not match the model it is loaded into.
+
+    Examples
+    --------
+    >>> import torch
+    >>> try:
+    ...     load_tokenizer({"encoder.cls_token": torch.zeros(1, 1, 200)})
+    ... except CheckpointError as err:
+    ...     print("not a tokenizer checkpoint")
+    not a tokenizer checkpoint
+    """
 
 
 def read_state_dict(source) -> dict[str, torch.Tensor]:
@@ -46,6 +56,12 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     Returns
     -------
     dict of str to Tensor
+
+    Examples
+    --------
+    >>> state = read_state_dict("neurorvq-eeg-tokenizer-v1")  # doctest: +SKIP
+    >>> state["quantize_1.layers.0.embedding.weight"].shape  # doctest: +SKIP
+    torch.Size([8192, 128])
     """
     if isinstance(source, Mapping):
         state = dict(source)
@@ -139,6 +155,13 @@ def infer_foundation_config(
     The number of levels and the vocabulary size come from the pre-training
     heads; without them (an encoder-only file) ``vocab_size`` (default 8192)
     and 8 levels are assumed.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> model = NeuroRVQFoundation(config=FoundationConfig.tiny(), pretraining=True)
+    >>> infer_foundation_config(model.state_dict()) == FoundationConfig.tiny()
+    True
     """
     shared = _shared_config(state, "")
     n_heads = _count(state, r"^head_pre_(\d+)\.")
@@ -170,6 +193,17 @@ def check_state_dict(
         Name of the model, for messages.
     optional : re.Pattern | None
         Model keys that the checkpoint may lack (they keep their fresh values).
+
+    Examples
+    --------
+    >>> import torch
+    >>> expected = {"weight": torch.zeros(2, 3)}
+    >>> check_state_dict({"weight": torch.zeros(2, 3)}, expected, "MyModel")
+    >>> wrong = {"weight": torch.zeros(3, 2)}
+    >>> check_state_dict(wrong, expected, "MyModel")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mne_neurorvq.nn.checkpoints.CheckpointError: Checkpoint does not match MyModel: ...
     """
     missing = [
         k for k in expected if k not in state and not (optional and optional.match(k))
@@ -198,7 +232,15 @@ def check_state_dict(
 
 
 def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> dict:
-    """Read a tokenizer state dict and check it against ``config`` (or inferred)."""
+    """Read a tokenizer state dict and check it against ``config`` (or inferred).
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> state = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).state_dict()
+    >>> len(load_tokenizer_state_dict(state)) == len(state)
+    True
+    """
     state = read_state_dict(source)
     config = infer_tokenizer_config(state) if config is None else config
     expected = NeuroRVQTokenizerModel(config).state_dict()
@@ -215,6 +257,14 @@ def load_foundation_state_dict(
     recognised: kept with ``pretraining=True`` (then required), dropped with a
     log message otherwise. Classification keys (``fc_norm.*``, ``head.*``) are
     optional.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> model = NeuroRVQFoundation(config=FoundationConfig.tiny(), pretraining=True)
+    >>> state = load_foundation_state_dict(model.state_dict(), pretraining=True)
+    >>> "mask_token" in state
+    True
     """
     state = read_state_dict(source)
     config = infer_foundation_config(state) if config is None else config
@@ -252,6 +302,19 @@ def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
         Expected configuration; inferred from the tensors' shapes when None.
     device : str | torch.device
         Where to put the model.
+
+    Examples
+    --------
+    >>> model = load_tokenizer("neurorvq-eeg-tokenizer-v1")  # doctest: +SKIP
+    >>> model.config.n_code  # doctest: +SKIP
+    8192
+
+    Any state dict of the layout works, e.g. a fresh tiny model's:
+
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> state = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).state_dict()
+    >>> load_tokenizer(state).config == TokenizerConfig.tiny()
+    True
     """
     state = read_state_dict(source)
     config = infer_tokenizer_config(state) if config is None else config
@@ -272,6 +335,18 @@ def load_foundation(
 
     ``module_kwargs`` go to the constructor (``n_outputs``, ``chs_info``...).
     A classification head in the file is loaded when ``n_outputs`` matches.
+
+    Examples
+    --------
+    >>> model = load_foundation("neurorvq-eeg-foundation-v1")  # doctest: +SKIP
+    >>> embedding = model.embed(x, chan_idx)  # doctest: +SKIP
+
+    With a classification head (fresh weights when the file has none):
+
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> state = NeuroRVQFoundation(config=FoundationConfig.tiny()).state_dict()
+    >>> load_foundation(state, n_outputs=2).head
+    Linear(in_features=800, out_features=2, bias=True)
     """
     state = read_state_dict(source)
     config = infer_foundation_config(state) if config is None else config
@@ -295,6 +370,15 @@ def published_state_dict(model) -> dict[str, torch.Tensor]:
 
     For a foundation model the fresh classification parts (``fc_norm``,
     ``head``) are left out, so the result has exactly the published file's keys.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> model = NeuroRVQFoundation(n_outputs=2, config=FoundationConfig.tiny())
+    >>> "head.weight" in model.state_dict()
+    True
+    >>> "head.weight" in published_state_dict(model)
+    False
     """
     state = model.state_dict()
     if isinstance(model, NeuroRVQFoundation):
@@ -312,6 +396,17 @@ def save_checkpoint(model_or_state, path) -> Path:
     path : str | Path
         Destination; written to a temporary file in the same folder first, then
         renamed, so an interrupted save never leaves a truncated file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_checkpoint(model, Path(folder) / "tokenizer.pt")
+    ...     load_tokenizer(path).config == model.config
+    True
     """
     if isinstance(model_or_state, torch.nn.Module):
         state = published_state_dict(model_or_state)

@@ -304,6 +304,22 @@ def pretraining_loss(logits_masked, logits_symmetric, tokens, mask):
     loss : Tensor
     ce_masked, ce_symmetric : Tensor, shape (H,)
         Per-head mean cross-entropy of each pass.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> config = FoundationConfig.tiny()  # 4 scales x 2 levels of 64 codes
+    >>> model = NeuroRVQFoundation(config=config, pretraining=True)
+    >>> x = torch.randn(2, 3, 400)  # 2 samples, 3 channels x 2 s = 6 tokens
+    >>> mask = torch.tensor([[True, False] * 3] * 2)
+    >>> logits, logits_symmetric = model.forward_pretraining(x, mask, [36, 9, 10])
+    >>> tokens = torch.randint(0, 64, (4, 2, 2, 6))  # (S, L, B, T)
+    >>> loss, ce_masked, ce_symmetric = pretraining_loss(
+    ...     logits, logits_symmetric, tokens, mask
+    ... )
+    >>> ce_masked.shape  # one cross-entropy per head (scale, level)
+    torch.Size([8])
     """
     flat = tokens.reshape(-1, *tokens.shape[2:])  # (H, B, T)
     ce_masked = _per_head_ce(logits_masked, flat[:, mask])

@@ -29,6 +29,14 @@ class MultiScaleTemporalConv(nn.Module):
     -----
     Submodules are named ``conv{stage}_{branch}`` and ``norm{stage}_{branch}``
     (1-based), the key layout of the published checkpoints.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import MultiScaleTemporalConv, TokenizerConfig
+    >>> conv = MultiScaleTemporalConv(TokenizerConfig())
+    >>> conv(torch.randn(2, 12, 200)).shape  # 2 samples of 12 patches
+    torch.Size([4, 2, 12, 200])
     """
 
     def __init__(self, config: _BaseConfig):

@@ -40,6 +40,12 @@ def as_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
     Returns
     -------
     Tensor, shape (B, N, A, P)
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_patches(torch.zeros(2, 3, 800), 200).shape
+    torch.Size([2, 3, 4, 200])
     """
     if x.ndim == 4:
         if x.shape[-1] != patch_size:
@@ -118,7 +124,20 @@ class TokenizerDecoder(TokenTransformer):
 
 @dataclass
 class DecoderOutput:
-    """Predictions of the decoder heads, each (B, N*A, P)."""
+    """Predictions of the decoder heads, each (B, N*A, P).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).eval()
+    >>> model.init_weights(torch.Generator().manual_seed(0))
+    >>> chan_idx = torch.tensor([36, 9, 10])
+    >>> tokens = model.tokenize(torch.randn(2, 3, 400), chan_idx)
+    >>> pred = model.decode(model.lookup_tokens(tokens), chan_idx)
+    >>> pred.amplitude.shape  # (B, N * A, P)
+    torch.Size([2, 6, 200])
+    """
 
     amplitude: torch.Tensor
     sin: torch.Tensor
@@ -141,6 +160,16 @@ class TokenizerOutput:
     tokens : Tensor of int64, shape (S, L, B, N*A)
     usage : Tensor, shape (S, L)
         Distinct codes chosen in the batch / K.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).eval()
+    >>> model.init_weights(torch.Generator().manual_seed(0))
+    >>> out = model(torch.randn(2, 3, 400), torch.tensor([36, 9, 10]))
+    >>> out.tokens.shape  # (S, L, B, N * A)
+    torch.Size([4, 2, 2, 6])
     """
 
     loss: torch.Tensor
