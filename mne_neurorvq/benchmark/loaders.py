@@ -188,7 +188,14 @@ def load_memory_task(**kwargs):
 
 
 def load_task(name, **kwargs):
-    """Load task ``name`` (see :data:`mne_neurorvq.benchmark.protocol.TASKS`)."""
+    """Load task ``name`` (see :data:`mne_neurorvq.benchmark.protocol.TASKS`).
+
+    Examples
+    --------
+    >>> epochs, y, groups = load_task("eegmat", subjects=[0, 1])  # doctest: +SKIP
+    >>> epochs.info["sfreq"]  # doctest: +SKIP
+    200.0
+    """
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; tasks are {sorted(TASKS)}")
     if name == "eegmat":

@@ -36,6 +36,12 @@ class BenchmarkSettings:
         At most this many self-supervised epochs per stage.
     batch_size : int
         Batch size of every network.
+
+    Examples
+    --------
+    >>> settings = BenchmarkSettings(epochs=20)
+    >>> settings.epochs, settings.batch_size
+    (20, 32)
     """
 
     epochs: int = 2
@@ -78,6 +84,13 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
     Returns
     -------
     estimator : sklearn estimator
+
+    Examples
+    --------
+    >>> settings = BenchmarkSettings()
+    >>> model = build_model("bandpower_lr", None, settings, seed=0, sfreq=500.0)
+    >>> type(model).__name__
+    'Pipeline'
     """
     from ..nn import FoundationConfig, TokenizerConfig
 
