@@ -71,7 +71,8 @@ train_data = WindowDataset.from_recordings(
 )
 print(train_data)
 
-out_dir = Path(tempfile.mkdtemp(prefix="neurorvq-example-"))
+work_dir = tempfile.TemporaryDirectory()  # removed when the script ends
+out_dir = Path(work_dir.name)
 result = Trainer(
     TokenizerTraining(tokenizer_preset("small")),
     train_data,

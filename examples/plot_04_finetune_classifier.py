@@ -122,7 +122,8 @@ print("class probabilities of three test epochs:\n", proba.round(2))
 print(clf.module_.head)
 print(f"channels: {clf.ch_names_}")
 
-path = save_checkpoint(clf.module_.state_dict(), Path(tempfile.mkdtemp()) / "ft.pt")
+work_dir = tempfile.TemporaryDirectory()  # removed when the script ends
+path = save_checkpoint(clf.module_.state_dict(), Path(work_dir.name) / "finetuned.pt")
 model = load_foundation(path, n_outputs=1, chan_idx=clf.input_chans_)
 x = torch.randn(2, len(clf.ch_names_), 800)  # 2 epochs of 4 s at 200 Hz, in uV
 with torch.inference_mode():

@@ -93,7 +93,8 @@ for group in train_data.montage_groups():
 config = tokenizer_preset("small")
 print(config)
 
-out_dir = Path(tempfile.mkdtemp(prefix="neurorvq-train-"))
+work_dir = tempfile.TemporaryDirectory()  # removed when the script ends
+out_dir = Path(work_dir.name)
 trainer = Trainer(
     TokenizerTraining(config),
     train_data,
