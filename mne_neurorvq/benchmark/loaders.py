@@ -25,6 +25,12 @@ def _windows(raw, seconds, label, subject, max_windows, verbose):
     return data, epochs.info, [label] * len(data), [subject] * len(data)
 
 
+def _labelled(epochs, names, subject):
+    """One part for :func:`_stack`: data, info, label per epoch, subject per epoch."""
+    labels = [names[code] for code in epochs.events[:, 2]]
+    return epochs.get_data(copy=False), epochs.info, labels, [subject] * len(epochs)
+
+
 def _stack(parts, verbose):
     import pandas as pd
 
@@ -100,7 +106,7 @@ def load_moabb_task(name, subjects=None, verbose="error", **kwargs):
     dataset_name, tmin, tmax = MOABB_TASKS[name]
     dataset = getattr(moabb_datasets, dataset_name)()
     subjects = dataset.subject_list if subjects is None else subjects
-    data, labels, groups, info = [], [], [], None
+    parts = []
     for subject, sessions in dataset.get_data(subjects=list(subjects)).items():
         for runs in sessions.values():
             for raw in runs.values():
@@ -117,15 +123,8 @@ def load_moabb_task(name, subjects=None, verbose="error", **kwargs):
                     verbose=verbose,
                 )
                 names = {v: k for k, v in event_id.items()}
-                data.append(epochs.get_data(copy=False))
-                labels += [names[c] for c in epochs.events[:, 2]]
-                groups += [subject] * len(epochs)
-                info = epochs.info
-    return (
-        mne.EpochsArray(np.concatenate(data), info, verbose=verbose),
-        np.array(labels),
-        np.array(groups),
-    )
+                parts.append(_labelled(epochs, names, subject))
+    return _stack(parts, verbose)
 
 
 def load_sleep_task(subjects=None, verbose="error", **kwargs):
@@ -141,7 +140,7 @@ def load_sleep_task(subjects=None, verbose="error", **kwargs):
         "Sleep stage 4": "N3",
         "Sleep stage R": "REM",
     }
-    data, labels, groups, info = [], [], [], None
+    parts = []
     for subject, (psg, hyp) in zip(
         subjects, fetch_data(subjects=subjects), strict=True
     ):
@@ -166,15 +165,8 @@ def load_sleep_task(subjects=None, verbose="error", **kwargs):
             verbose=verbose,
         )
         names = {v: mapping[k] for k, v in event_id.items()}
-        data.append(epochs.get_data(copy=False))
-        labels += [names[c] for c in epochs.events[:, 2]]
-        groups += [subject] * len(epochs)
-        info = epochs.info
-    return (
-        mne.EpochsArray(np.concatenate(data), info, verbose=verbose),
-        np.array(labels),
-        np.array(groups),
-    )
+        parts.append(_labelled(epochs, names, subject))
+    return _stack(parts, verbose)
 
 
 def load_memory_task(**kwargs):

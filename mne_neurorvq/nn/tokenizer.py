@@ -66,22 +66,30 @@ def as_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
     return x.reshape(x.shape[0], x.shape[1], -1, patch_size)
 
 
-class TokenizerEncoder(TokenTransformer):
-    """Encoder of the tokenizer: multi-scale conv, shared blocks, ``fc_norm_s``."""
-
-    def _build_patch_embed(self):
-        self.patch_embed = MultiScaleTemporalConv(self.config)
+class _ScaleNormedTransformer(TokenTransformer):
+    """Token transformer whose output gets one LayerNorm per scale (``fc_norm_s``)."""
 
     def _build_output(self):
         for scale in range(1, self.config.n_scales + 1):
             self.add_module(f"fc_norm_{scale}", nn.LayerNorm(self.config.embed_dim))
 
-    def forward(self, patches, spatial, temporal) -> torch.Tensor:
-        """Encode ``patches`` (B, T, P) into features (S, B, T, D)."""
-        x = self.run_blocks(self.patch_embed(patches), spatial, temporal)[:, :, 1:]
+    def normed_blocks(self, embeddings, spatial, temporal) -> torch.Tensor:
+        """Run the blocks, drop the cls token, apply ``fc_norm_s`` per scale."""
+        x = self.run_blocks(embeddings, spatial, temporal)[:, :, 1:]
         return torch.stack(
             [getattr(self, f"fc_norm_{s + 1}")(x[s]) for s in range(x.shape[0])]
         )
+
+
+class TokenizerEncoder(_ScaleNormedTransformer):
+    """Encoder of the tokenizer: multi-scale conv, shared blocks, ``fc_norm_s``."""
+
+    def _build_patch_embed(self):
+        self.patch_embed = MultiScaleTemporalConv(self.config)
+
+    def forward(self, patches, spatial, temporal) -> torch.Tensor:
+        """Encode ``patches`` (B, T, P) into features (S, B, T, D)."""
+        return self.normed_blocks(self.patch_embed(patches), spatial, temporal)
 
 
 class CodeProjection(nn.Module):
@@ -96,17 +104,13 @@ class CodeProjection(nn.Module):
         return self.proj(quantized).flatten(2).transpose(1, 2)
 
 
-class TokenizerDecoder(TokenTransformer):
+class TokenizerDecoder(_ScaleNormedTransformer):
     """Decoder of the tokenizer: per-scale code projection, shared blocks."""
 
     def _build_patch_embed(self):
         for scale in range(1, self.config.n_scales + 1):
             projection = CodeProjection(self.config.code_dim, self.config.embed_dim)
             self.add_module(f"patch_embed_{scale}", projection)
-
-    def _build_output(self):
-        for scale in range(1, self.config.n_scales + 1):
-            self.add_module(f"fc_norm_{scale}", nn.LayerNorm(self.config.embed_dim))
 
     def forward(self, quantized, spatial, temporal) -> torch.Tensor:
         """Decode quantised maps (S, B, C, N, A) into features (S, B, T, D)."""
@@ -116,10 +120,7 @@ class TokenizerDecoder(TokenTransformer):
                 for s in range(quantized.shape[0])
             ]
         )
-        x = self.run_blocks(embeddings, spatial, temporal)[:, :, 1:]
-        return torch.stack(
-            [getattr(self, f"fc_norm_{s + 1}")(x[s]) for s in range(x.shape[0])]
-        )
+        return self.normed_blocks(embeddings, spatial, temporal)
 
 
 @dataclass

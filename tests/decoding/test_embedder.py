@@ -14,12 +14,8 @@ from sklearn.pipeline import make_pipeline
 
 from mne_neurorvq.decoding import NeuroRVQEmbedder
 from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
-from mne_neurorvq.preprocessing import prepare_array
 
-NAMES = ["Fp1", "Cz", "O1", "ECG"]
-TYPES = ["eeg", "eeg", "eeg", "ecg"]
-#: 19 channels of the 10-20 system (legacy names, all in the vocabulary).
-NAMES_1020 = "Fp1 Fp2 F7 F3 Fz F4 F8 T3 C3 Cz C4 T4 T5 P3 Pz P4 T6 O1 O2".split()
+from ._synthetic import NAMES_1020, _epochs, _prepared
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +27,8 @@ def tiny_weights(tmp_path_factory):
     return str(path)
 
 
-def _epochs(n_epochs=3, n_seconds=4, names=NAMES, types=TYPES, sfreq=250.0, seed=0):
-    n_times = int(n_seconds * sfreq)
-    data = 2e-5 * np.random.default_rng(seed).standard_normal(
-        (n_epochs, len(names), n_times)
-    )
-    info = mne.create_info(list(names), sfreq, list(types))
-    return mne.EpochsArray(data, info, verbose=False)
-
-
 def _embedder(weights, **kwargs):
     return NeuroRVQEmbedder(weights, device="cpu", verbose=False, **kwargs)
-
-
-def _prepared(epochs, picks):
-    data = epochs.get_data(picks=picks, units="uV")
-    return torch.from_numpy(
-        prepare_array(data, epochs.info["sfreq"], units="uV", verbose=False)[0]
-    )
 
 
 def test_mean_pooling_is_the_published_embedding(tiny_weights):
