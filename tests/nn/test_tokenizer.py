@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
@@ -86,3 +87,12 @@ def test_key_layout_follows_the_published_checkpoint():
     ]
     assert "quantize_4.layers.1.embedding.initted" in keys
     assert "decode_task_layer_angle_cos.2.bias" in keys
+
+
+@pytest.mark.parametrize(("width", "n_times"), [(2, 200), (4, 100), (4, 102), (3, 9)])
+def test_time_pooling_equals_avgpool2d(width, n_times):
+    from mne_neurorvq.nn.temporal_conv import average_pool_time
+
+    x = torch.randn(2, 3, 5, n_times)
+    expected = torch.nn.AvgPool2d((1, width))(x)
+    assert torch.equal(average_pool_time(x, width), expected)
