@@ -218,6 +218,12 @@ def main(argv=None):
         "--budget", type=float, default=4.0, help="seconds of repeats per configuration"
     )
     parser.add_argument("--quick", action="store_true", help="batch 8 only")
+    parser.add_argument(
+        "--batches", nargs="+", type=int, default=None, help="default: 1 8 64"
+    )
+    parser.add_argument(
+        "--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS)
+    )
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument(
         "--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"]
@@ -261,9 +267,10 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     rows, flops_cache = [], {}
-    batches = (8,) if args.quick else (1, 8, 64)
+    batches = args.batches or ((8,) if args.quick else (1, 8, 64))
     for task in args.tasks:
-        for input_name, (n_chans, seconds) in INPUTS.items():
+        for input_name in args.inputs:
+            n_chans, seconds = INPUTS[input_name]
             for precision in args.precision:
                 for batch in batches:
                     if task.startswith("train") and batch == 64:

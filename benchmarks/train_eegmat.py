@@ -87,6 +87,17 @@ def parse_args(argv=None):
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--restart-dead", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument(
+        "--cache", default=None, help="folder of the .npz window cache (default: out)"
+    )
+    parser.add_argument(
+        "--device", default=None, help="torch device (default: CUDA when available)"
+    )
+    parser.add_argument(
+        "--monitor",
+        action="store_true",
+        help="also log the held-out masked accuracy after every pre-training epoch",
+    )
     parser.add_argument("--skip-pretraining", action="store_true")
     parser.add_argument(
         "--tokenizer", default=None, help="evaluate this tokenizer instead of training"
@@ -118,7 +129,7 @@ def load_windows(data_dir, subjects, seconds, recipe, cache_dir):
     return dataset
 
 
-def estimate_steps(task_factory, dataset, batch_size, minutes, threads, seed):
+def estimate_steps(task_factory, dataset, batch_size, minutes, seed, device):
     """Steps that fit in ``minutes``, from the time of a few probe steps."""
     import tempfile
 
@@ -138,6 +149,7 @@ def estimate_steps(task_factory, dataset, batch_size, minutes, threads, seed):
             seed=seed,
             progress=False,
             verbose=False,
+            device=device,
             callbacks=[timer],
         ).fit()
     per_step = float(np.median(np.diff(times)))
@@ -150,8 +162,9 @@ def main(argv=None):
     out_dir = Path(args.out)
     started = time.monotonic()
     t0 = time.monotonic()
-    train = load_windows(args.data, TRAIN_SUBJECTS, args.seconds, args.recipe, out_dir)
-    test = load_windows(args.data, TEST_SUBJECTS, args.seconds, args.recipe, out_dir)
+    cache = Path(args.cache) if args.cache else out_dir
+    train = load_windows(args.data, TRAIN_SUBJECTS, args.seconds, args.recipe, cache)
+    test = load_windows(args.data, TEST_SUBJECTS, args.seconds, args.recipe, cache)
     load_time = time.monotonic() - t0
     print(f"train: {train!r}\ntest: {test!r} (loaded in {load_time:.0f} s)")
 
@@ -177,7 +190,11 @@ def main(argv=None):
         model = task.build(args.seed).eval()
         tok_config = model.config
         trainer = Trainer(
-            task, train, run_dir / "tokenizer", batch_size=args.batch_size
+            task,
+            train,
+            run_dir / "tokenizer",
+            batch_size=args.batch_size,
+            device=args.device,
         )
         tok_info = {"init": args.tokenizer, "steps": 0, "wall_time_s": 0.0}
     else:
@@ -230,8 +247,8 @@ def main(argv=None):
             train,
             args.batch_size,
             args.pretrain_minutes,
-            args.threads,
             args.seed,
+            args.device,
         )
         print(f"foundation: {fm_probe:.2f} s/step -> schedule over {fm_steps} steps")
         fm_task = make_pretraining_task()
@@ -248,6 +265,8 @@ def main(argv=None):
             time_limit=60 * args.pretrain_minutes,
             precision=args.precision,
             progress=False,
+            device=args.device,
+            eval_data=test if args.monitor else None,
         )
         fm_result = fm_trainer.fit()
         fm_eval = fm_trainer.evaluate(test)
@@ -282,8 +301,8 @@ def train_tokenizer(args, tok_config, train, run_dir):
         train,
         args.batch_size,
         args.minutes,
-        args.threads,
         args.seed,
+        args.device,
     )
     print(f"tokenizer: {probe:.2f} s/step -> schedule over {max_steps} steps")
     epochs = int(np.ceil(max_steps / (len(train) / args.batch_size))) + 1
@@ -302,6 +321,7 @@ def train_tokenizer(args, tok_config, train, run_dir):
         precision=args.precision,
         checkpoint_every=200,
         progress=False,
+        device=args.device,
     )
     result = trainer.fit()
     info = {
