@@ -27,10 +27,6 @@ MODULES_WITH_ALL = (
     "mne_neurorvq.training",
     "mne_neurorvq.benchmark",
 )
-#: Documented objects not (yet) required to show an Examples section: the
-#: training package was documented while it was being written, and several of
-#: its docstrings have no Examples section yet. Remove the entry once they do.
-EXAMPLES_NOT_REQUIRED = ("mne_neurorvq.training.",)
 
 
 def _documented() -> list[str]:
@@ -101,7 +97,7 @@ def _callables():
     return [
         name
         for name in (_documented() if API_RST.is_file() else [])
-        if callable(_resolve(name)) and not name.startswith(EXAMPLES_NOT_REQUIRED)
+        if callable(_resolve(name))
     ]
 
 

@@ -43,6 +43,17 @@ def atomic_save(obj, path) -> Path:
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = atomic_save({"step": 3}, Path(folder, "run", "state.pt"))
+    ...     names = [file.name for file in path.parent.iterdir()]  # no temporary
+    ...     state = torch.load(path, weights_only=True)
+    >>> path.name, names, state
+    ('state.pt', ['state.pt'], {'step': 3})
     """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +71,30 @@ def atomic_save(obj, path) -> Path:
 
 
 def load_training_checkpoint(path, map_location="cpu") -> dict:
-    """Load a training checkpoint written by the trainer (``weights_only``)."""
+    """Load a training checkpoint written by the trainer (``weights_only``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from mne_neurorvq.nn import TokenizerConfig
+    >>> from mne_neurorvq.training import (
+    ...     CHECKPOINT_NAME,
+    ...     TokenizerTraining,
+    ...     Trainer,
+    ...     WindowDataset,
+    ... )
+    >>> data = 20 * np.random.default_rng(0).standard_normal((4, 2, 400))
+    >>> ds = WindowDataset.from_arrays(data, chan_idx=[36, 9])
+    >>> task = TokenizerTraining(TokenizerConfig.tiny())
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     _ = Trainer(task, ds, out, epochs=1, batch_size=4, progress=False,
+    ...                 verbose=False).fit()
+    ...     state = load_training_checkpoint(Path(out, CHECKPOINT_NAME))
+    >>> state["task"], state["position"]["step"], state["position"]["epoch"]
+    ('tokenizer', 1, 1)
+    """
     return torch.load(Path(path), map_location=map_location, weights_only=True)
 
 

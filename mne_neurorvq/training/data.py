@@ -61,6 +61,17 @@ class WindowBatch:
         Vocabulary index of each channel.
     index : Tensor of int64, shape (B,)
         Position of each window in its dataset.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = WindowBatch(
+    ...     x=torch.zeros(2, 3, 400),  # 2 windows, 3 channels x 2 s at 200 Hz
+    ...     chan_idx=torch.tensor([36, 9, 10]),
+    ...     index=torch.tensor([4, 7]),
+    ... )
+    >>> batch.to("cpu").x.shape, batch.index.tolist()
+    (torch.Size([2, 3, 400]), [4, 7])
     """
 
     x: torch.Tensor
@@ -365,6 +376,18 @@ def find_recordings(inputs: Iterable[str | PathLike]) -> list[Path]:
     Returns
     -------
     list of Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name in ("s2.edf", "sub/s1.fif", "notes.txt"):
+    ...         Path(folder, name).parent.mkdir(exist_ok=True)
+    ...         Path(folder, name).touch()
+    ...     found = find_recordings([folder])
+    ...     print([path.relative_to(folder).as_posix() for path in found])
+    ['s2.edf', 'sub/s1.fif']
     """
     found = []
     for item in inputs:

@@ -117,6 +117,15 @@ def init_distributed(device=None, backend: str | None = None) -> DistributedCont
     Returns
     -------
     DistributedContext
+
+    Examples
+    --------
+    Outside ``torchrun`` the context is a single process:
+
+    >>> ctx = init_distributed("cpu")
+    >>> ctx.rank, ctx.world_size, ctx.is_main, ctx.device
+    (0, 1, True, device(type='cpu'))
+    >>> ctx.close()  # nothing to close: no process group was started
     """
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -164,6 +173,13 @@ def synchronise_kmeans_init(model: torch.nn.Module, src: int = 0) -> int:
     -------
     int
         Number of codebooks wrapped (already wrapped ones are not counted).
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())  # 4 x 2 codebooks
+    >>> synchronise_kmeans_init(model), synchronise_kmeans_init(model)
+    (8, 0)
     """
     from ..nn.quantizer import EMACodebook
 

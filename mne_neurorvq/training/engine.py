@@ -123,6 +123,12 @@ class TrainingConfig:
         Show a tqdm progress bar (process 0).
     verbose : bool
         Print per-epoch log lines (process 0).
+
+    Examples
+    --------
+    >>> config = TrainingConfig(epochs=2, batch_size=8, lr=1e-3, progress=False)
+    >>> config.schedule, config.to_dict()["lr"]
+    ('cosine', 0.001)
     """
 
     epochs: int = 10
@@ -179,6 +185,14 @@ class StepOutput:
         Scalars averaged over the epoch for the log.
     extras : dict
         Anything :meth:`TrainingTask.after_step` needs (e.g. tokens).
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = torch.tensor(0.25, requires_grad=True)
+    >>> output = StepOutput(loss, metrics={"loss": loss.detach()})
+    >>> float(output.metrics["loss"]), output.extras
+    (0.25, {})
     """
 
     loss: torch.Tensor
@@ -195,6 +209,40 @@ class TrainingTask:
     :meth:`epoch_summary` and :meth:`evaluate`, and at the end
     :meth:`save_model`. :meth:`state_dict` / :meth:`load_state_dict` carry
     the task's own state (not the model) through checkpoints.
+
+    Examples
+    --------
+    A task needs at least :meth:`build`, :meth:`training_step` and
+    :meth:`save_model`; here a single gain learns to shrink the signal:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import torch
+    >>> from mne_neurorvq.training import StepOutput, Trainer, WindowDataset
+    >>> class GainTask(TrainingTask):
+    ...     name = "gain"
+    ...
+    ...     def build(self, seed):
+    ...         self.model = torch.nn.Linear(1, 1, bias=False)
+    ...         return self.model
+    ...
+    ...     def training_step(self, module, batch, step, ctx):
+    ...         loss = module(batch.x.reshape(-1, 1)).pow(2).mean()
+    ...         return StepOutput(loss, {"loss": loss.detach()})
+    ...
+    ...     def save_model(self, out_dir):
+    ...         torch.save(self.model.state_dict(), out_dir / "gain.pt")
+    ...         return out_dir / "gain.pt"
+    >>> data = np.random.default_rng(0).standard_normal((4, 2, 200))
+    >>> ds = WindowDataset.from_arrays(data, chan_idx=[36, 9])
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     trainer = Trainer(
+    ...         GainTask(), ds, out, epochs=3, batch_size=2, progress=False,
+    ...         verbose=False
+    ...     )
+    ...     result = trainer.fit()
+    >>> result.step, result.model_path.name
+    (6, 'gain.pt')
     """
 
     #: Short name used in logs and file names.
@@ -305,6 +353,32 @@ class Trainer:
         Called as ``callback(trainer, step, output)`` after every step.
     **overrides
         Fields of :class:`TrainingConfig`.
+
+    Examples
+    --------
+    Train a tiny tokenizer for two epochs of two steps, then resume the run
+    from its checkpoint for a third epoch:
+
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from mne_neurorvq.nn import TokenizerConfig
+    >>> from mne_neurorvq.training import TokenizerTraining, WindowDataset
+    >>> data = 20 * np.random.default_rng(0).standard_normal((8, 2, 400))
+    >>> ds = WindowDataset.from_arrays(data, chan_idx=[36, 9])
+    >>> config = TrainingConfig(batch_size=4, progress=False, verbose=False)
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     task = TokenizerTraining(TokenizerConfig.tiny())
+    ...     result = Trainer(task, ds, out, config, epochs=2).fit()
+    ...     files = sorted(os.listdir(out))
+    ...     task = TokenizerTraining(TokenizerConfig.tiny())
+    ...     resumed = Trainer(task, ds, out, config, epochs=3).fit(resume=True)
+    >>> result.step, result.stop_reason, len(result.history)
+    (4, 'epochs', 2)
+    >>> print(*files)
+    history.jsonl run.json tokenizer.pt tokenizer_config.json training_state.pt
+    >>> resumed.step, len(resumed.history)
+    (6, 3)
     """
 
     def __init__(

@@ -98,6 +98,13 @@ def foundation_preset(
     Returns
     -------
     FoundationConfig
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import TokenizerConfig
+    >>> config = foundation_preset("tiny", TokenizerConfig.tiny())
+    >>> config.depth, config.vocab_size, config.n_scales, config.n_levels
+    (1, 64, 4, 2)
     """
     if name_or_path in _FOUNDATION_DEPTH:
         values = {"depth": _FOUNDATION_DEPTH[name_or_path], **changes}

@@ -122,6 +122,18 @@ def masked_token_accuracy(logits_masked, tokens, mask) -> torch.Tensor:
     -------
     Tensor, shape (H,)
         Share of masked tokens whose argmax prediction is right, in [0, 1].
+
+    Examples
+    --------
+    One scale of two levels (H = 2 heads), one window of 5 patches of which
+    the first 4 are masked, and predictions as one-hot logits over 4 codes:
+
+    >>> tokens = torch.tensor([[[[3, 3, 3, 1, 0]], [[0, 1, 2, 3, 3]]]])
+    >>> mask = torch.tensor([[True, True, True, True, False]])
+    >>> predicted = torch.tensor([[3, 3, 3, 3], [0, 1, 0, 0]])  # (H, M)
+    >>> logits = torch.nn.functional.one_hot(predicted, 4).float()  # (H, M, V)
+    >>> masked_token_accuracy(logits, tokens, mask).tolist()
+    [0.75, 0.5]
     """
     correct = logits_masked.argmax(dim=-1) == _targets(tokens, mask)
     return correct.float().mean(dim=1)
@@ -138,6 +150,13 @@ def most_frequent_token_accuracy(tokens, mask) -> torch.Tensor:
     Returns
     -------
     Tensor, shape (H,)
+
+    Examples
+    --------
+    >>> tokens = torch.tensor([[[[3, 3, 3, 1, 0]], [[0, 1, 2, 3, 3]]]])  # (1, 2, 1, 5)
+    >>> mask = torch.tensor([[True, True, True, True, False]])
+    >>> most_frequent_token_accuracy(tokens, mask).tolist()
+    [0.75, 0.25]
     """
     targets = _targets(tokens, mask)
     return torch.stack([t.bincount().max() for t in targets]).float() / max(

@@ -39,6 +39,18 @@ class DeadCodeRestarter:
         The tokenizer being trained.
     seed : int
         Seed of the draws.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).train()
+    >>> restarter = DeadCodeRestarter(model, seed=0)
+    >>> out = model(torch.randn(2, 2, 400), [36, 9])  # records the level inputs
+    >>> dead = torch.zeros(4, 2, 64, dtype=torch.bool)  # (S, L, K)
+    >>> dead[0, 0, :3] = True  # codes 0-2 of scale 0, level 0
+    >>> restarter.restart(dead, step=1)
+    3
+    >>> restarter.remove()
     """
 
     def __init__(self, model, seed: int = 0):

@@ -82,6 +82,20 @@ def build_scheduler(
 
     See :class:`LRFactor` for the shapes. Call ``scheduler.step()`` after
     every ``optimizer.step()``.
+
+    Examples
+    --------
+    >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    >>> scheduler = build_scheduler(
+    ...     optimizer, "linear", total_steps=4, warmup_steps=1, min_ratio=0.1
+    ... )
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.1, 0.1, 0.055, 0.01]
     """
     factor = LRFactor(kind, total_steps, warmup_steps, min_ratio, warmup_start)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -51,6 +51,13 @@ def reconstruction_mse(std_x: torch.Tensor, std_recon: torch.Tensor) -> torch.Te
     Returns
     -------
     Tensor, shape (B,)
+
+    Examples
+    --------
+    >>> std_x = torch.ones(2, 3, 4)
+    >>> std_recon = torch.stack([torch.ones(3, 4), torch.zeros(3, 4)])
+    >>> reconstruction_mse(std_x, std_recon).tolist()
+    [0.0, 1.0]
     """
     error = (std_x.float() - std_recon.float()).pow(2)
     return error.reshape(len(error), -1).mean(dim=1)

@@ -87,6 +87,18 @@ class CodebookUsage:
         Shape of the tokenizer's codebooks (S, L, K).
     dead_after : int
         Steps without use after which a code counts as dead.
+
+    Examples
+    --------
+    >>> usage = CodebookUsage(n_scales=1, n_levels=1, n_code=4, dead_after=2)
+    >>> usage.update(torch.tensor([[[0, 0, 1]]]), step=1).tolist()  # (S, L, K)
+    [[[2, 1, 0, 0]]]
+    >>> usage.update(torch.tensor([[[1, 0, 1]]]), step=2).tolist()
+    [[[1, 2, 0, 0]]]
+    >>> usage.dead().tolist()  # codes 2 and 3 unused for 2 steps
+    [[[False, False, True, True]]]
+    >>> usage.summary()
+    {'perplexity': [[2.0]], 'used_share': [[0.5]], 'dead': [[2]]}
     """
 
     def __init__(self, n_scales: int, n_levels: int, n_code: int, dead_after: int):
