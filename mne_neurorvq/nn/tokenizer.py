@@ -332,10 +332,14 @@ class NeuroRVQTokenizerModel(nn.Module):
         patches = as_patches(x, self.config.patch_size)
         batch, n_chans, n_patches, _ = patches.shape
         features = self.encoder_features(patches, chan_idx)
-        heads = [
-            getattr(self, f"encode_task_layer_{s + 1}")(features[s])
-            for s in range(features.shape[0])
-        ]
+        # the heads into code space stay float32 under autocast, like the
+        # nearest-code search after them: cheap, and fewer bf16 token changes
+        with torch.autocast(features.device.type, enabled=False):
+            features = features.float()
+            heads = [
+                getattr(self, f"encode_task_layer_{s + 1}")(features[s])
+                for s in range(features.shape[0])
+            ]
         return torch.stack(
             [
                 h.reshape(batch, n_chans, n_patches, -1).permute(0, 3, 1, 2)

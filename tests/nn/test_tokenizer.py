@@ -96,3 +96,17 @@ def test_time_pooling_equals_avgpool2d(width, n_times):
     x = torch.randn(2, 3, 5, n_times)
     expected = torch.nn.AvgPool2d((1, width))(x)
     assert torch.equal(average_pool_time(x, width), expected)
+
+
+def test_code_space_heads_stay_float32_under_autocast():
+    model = _model()
+    x = _eeg()
+    patches = x.reshape(3, 4, 2, 200)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        encoded = model.encode(x, CHANS)
+        features = model.encoder_features(patches, CHANS)
+    assert encoded.dtype == torch.float32
+    with torch.inference_mode():  # the head in float32, outside autocast
+        head = model.encode_task_layer_1(features[0].float())
+    expected = head.reshape(3, 4, 2, -1).permute(0, 3, 1, 2)
+    assert torch.equal(encoded[0], expected)
