@@ -1,7 +1,8 @@
 """Throughput and peak memory of the NeuroRVQ models, with this machine's ceilings.
 
-Every measurement runs in its own subprocess, so that its peak resident memory
-(RSS) is its own. For each task (tokenize, embed, reconstruct, one training
+Every task, input and precision runs in its own subprocess, batch sizes in
+increasing order, so that the peak resident memory (RSS) read after each batch
+size is its own. For each task (tokenize, embed, reconstruct, one training
 step of the tokenizer and of the foundation model) and input (64 ch x 4 s,
 19 ch x 13 s at 200 Hz) and batch size, the script prints epochs/s,
 patches/s, peak RSS, the FLOPs per epoch (counted with
@@ -15,6 +16,12 @@ Usage::
     python benchmarks/speed.py                   # default config, CPU, 2 threads
     python benchmarks/speed.py --device cuda     # on a GPU
     python benchmarks/speed.py --quick           # batch 8 only
+    python benchmarks/speed.py --full            # also batch 64 of 19 ch x 13 s
+
+Batch 1, 8 and 64 by default; training steps stop at batch 8, and batch 64 of
+the long input runs with ``--full`` only, so that the default run stays under
+10 minutes on 2 cores. Throughput is the median over the repeats of
+``--budget`` seconds after one warm-up (the best is in the JSON too).
 
 The models use random weights of the published (default) configuration; the
 throughput does not depend on the weights' values.
@@ -33,6 +40,7 @@ import time
 from pathlib import Path
 
 INPUTS = {"64ch x 4s": (64, 4), "19ch x 13s": (19, 13)}
+DEFAULT_INPUT = "64ch x 4s"
 TASKS = ("tokenize", "embed", "reconstruct", "train_tokenizer", "train_foundation")
 
 
@@ -98,48 +106,61 @@ def _build(task, device, precision):
     return model, run
 
 
-def worker(task, n_chans, seconds, batch, device_name, precision, budget, count_flops):
-    """Measure one configuration; print one JSON line."""
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(task, n_chans, seconds, batches, device_name, precision, budget, flops):
+    """Measure one task at increasing batch sizes; print one JSON line per batch.
+
+    The batches run in increasing order in this process, so the peak RSS read
+    after each one is that batch size's own peak.
+    """
     import torch
 
     device = torch.device(device_name)
     model, run = _build(task, device, precision)
     gen = torch.Generator().manual_seed(1)
-    x = (20 * torch.randn(batch, n_chans, seconds * 200, generator=gen)).to(device)
     chans = torch.arange(n_chans, device=device)
-    flops = None
-    if count_flops:
+    base_rss = _peak_rss_mib()
+    flops_per_epoch = None
+    if flops:
         from torch.utils.flop_counter import FlopCounterMode
 
+        x = (20 * torch.randn(1, n_chans, seconds * 200, generator=gen)).to(device)
         with FlopCounterMode(display=False) as counter:
-            run(x[:1], chans)
-        flops = counter.get_total_flops()
-    run(x, chans)  # warm-up
-    _sync(device)
-    times, start = [], time.perf_counter()
-    while not times or (time.perf_counter() - start < budget and len(times) < 20):
-        t0 = time.perf_counter()
-        run(x, chans)
+            run(x, chans)
+        flops_per_epoch = counter.get_total_flops()
+    for batch in batches:
+        x = (20 * torch.randn(batch, n_chans, seconds * 200, generator=gen)).to(device)
+        run(x, chans)  # warm-up
         _sync(device)
-        times.append(time.perf_counter() - t0)
-    seconds_per_batch = sorted(times)[len(times) // 2]
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
-    peak_gpu = (
-        torch.cuda.max_memory_allocated(device) / 2**20
-        if device.type == "cuda"
-        else None
-    )
-    print(
-        json.dumps(
-            {
-                "seconds_per_batch": seconds_per_batch,
-                "repeats": len(times),
-                "flops_per_epoch": flops,
-                "peak_rss_mib": peak_rss,
-                "peak_gpu_mib": peak_gpu,
-            }
+        times, start = [], time.perf_counter()
+        while not times or (time.perf_counter() - start < budget and len(times) < 20):
+            t0 = time.perf_counter()
+            run(x, chans)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+        peak_gpu = (
+            torch.cuda.max_memory_allocated(device) / 2**20
+            if device.type == "cuda"
+            else None
         )
-    )
+        print(
+            json.dumps(
+                {
+                    "batch": batch,
+                    "seconds_per_batch": sorted(times)[len(times) // 2],
+                    "best_seconds_per_batch": min(times),
+                    "repeats": len(times),
+                    "flops_per_epoch": flops_per_epoch,
+                    "base_rss_mib": base_rss,
+                    "peak_rss_mib": _peak_rss_mib(),
+                    "peak_gpu_mib": peak_gpu,
+                }
+            ),
+            flush=True,
+        )
 
 
 def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
@@ -165,7 +186,7 @@ def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
 # ---------------------------------------------------------------------- driver
 
 
-def _run_worker(args, task, n_chans, seconds, batch, precision, count_flops):
+def _run_worker(args, task, n_chans, seconds, batches, precision, count_flops):
     command = [
         sys.executable,
         __file__,
@@ -173,7 +194,7 @@ def _run_worker(args, task, n_chans, seconds, batch, precision, count_flops):
         task,
         str(n_chans),
         str(seconds),
-        str(batch),
+        ",".join(str(b) for b in batches),
         args.device,
         precision,
         str(args.budget),
@@ -182,8 +203,27 @@ def _run_worker(args, task, n_chans, seconds, batch, precision, count_flops):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
-        raise RuntimeError(f"{task} {n_chans}x{seconds} b{batch} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(
+            f"{task} {n_chans}x{seconds} {batches} failed:\n{out.stderr}"
+        )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in lines]
+
+
+def _batches_for(task, input_name, batches, full):
+    """Batch sizes measured for a task and input.
+
+    Training steps stop at batch 8; batch 64 of the long input (19 ch x 13 s)
+    runs only with ``--full``, to keep the default run under 10 minutes.
+    """
+    keep = []
+    for batch in batches:
+        if batch > 8 and (
+            task.startswith("train") or not full and input_name != DEFAULT_INPUT
+        ):
+            continue
+        keep.append(batch)
+    return keep
 
 
 def _hardware(args):
@@ -215,9 +255,12 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--budget", type=float, default=4.0, help="seconds of repeats per configuration"
+        "--budget", type=float, default=2.0, help="seconds of repeats per configuration"
     )
     parser.add_argument("--quick", action="store_true", help="batch 8 only")
+    parser.add_argument(
+        "--full", action="store_true", help="also batch 64 of the 19 ch x 13 s input"
+    )
     parser.add_argument(
         "--batches", nargs="+", type=int, default=None, help="default: 1 8 64"
     )
@@ -232,7 +275,7 @@ def main(argv=None):
     parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        task, n_chans, seconds, batch, device, precision, budget, flops = args.worker
+        task, n_chans, seconds, batches, device, precision, budget, flops = args.worker
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -240,7 +283,7 @@ def main(argv=None):
             task,
             int(n_chans),
             int(seconds),
-            int(batch),
+            [int(b) for b in batches.split(",")],
             device,
             precision,
             float(budget),
@@ -271,31 +314,31 @@ def main(argv=None):
     for task in args.tasks:
         for input_name in args.inputs:
             n_chans, seconds = INPUTS[input_name]
+            task_batches = _batches_for(task, input_name, batches, args.full)
             for precision in args.precision:
-                for batch in batches:
-                    if task.startswith("train") and batch == 64:
-                        continue  # training steps: batch 1 and 8
-                    key = (task, input_name)
-                    result = _run_worker(
-                        args,
-                        task,
-                        n_chans,
-                        seconds,
-                        batch,
-                        precision,
-                        key not in flops_cache,
-                    )
+                key = (task, input_name)
+                results = _run_worker(
+                    args,
+                    task,
+                    n_chans,
+                    seconds,
+                    task_batches,
+                    precision,
+                    key not in flops_cache,
+                )
+                for result in results:
                     if key not in flops_cache:
                         flops_cache[key] = result["flops_per_epoch"]
                     flops = flops_cache[key]
+                    batch = result["batch"]
                     eps = batch / result["seconds_per_batch"]
                     ceiling = peaks[precision] * 1e9 / flops
                     row = dict(
                         task=task,
                         input=input_name,
                         precision=precision,
-                        batch=batch,
                         epochs_per_s=eps,
+                        best_epochs_per_s=batch / result["best_seconds_per_batch"],
                         patches_per_s=eps * n_chans * seconds,
                         gflop_per_epoch=flops / 1e9,
                         ceiling_epochs_per_s=ceiling,
