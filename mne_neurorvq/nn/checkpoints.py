@@ -74,7 +74,7 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
         if not path.is_file():
             raise FileNotFoundError(f"No checkpoint file at {path}")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = _load_file(path)
         except pickle.UnpicklingError as err:
             raise CheckpointError(
                 f"{path} holds objects other than tensors and plain containers, "
@@ -94,6 +94,28 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
             + ", ".join(f"{k!r} ({type(state[k]).__name__})" for k in bad[:10])
         )
     return state
+
+
+def _load_file(path: Path):
+    """``torch.load`` on CPU with ``weights_only``, memory-mapped when possible.
+
+    Memory mapping reads a tensor's pages only when they are used, so tensors
+    that inference never touches (the codebooks' EMA sums, the decoder when
+    only tokenizing) cost no memory; files in the legacy (non-zip) format are
+    read whole.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as err:
+        if "mmap" not in str(err):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _shapes_only(module_class, *args, **kwargs) -> dict:
+    """State dict of a model built on the meta device (shapes, no memory)."""
+    with torch.device("meta"):
+        return module_class(*args, **kwargs).state_dict()
 
 
 def _count(state, pattern) -> int:
@@ -243,7 +265,7 @@ def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> 
     """
     state = read_state_dict(source)
     config = infer_tokenizer_config(state) if config is None else config
-    expected = NeuroRVQTokenizerModel(config).state_dict()
+    expected = _shapes_only(NeuroRVQTokenizerModel, config)
     check_state_dict(state, expected, f"NeuroRVQTokenizerModel({config})")
     return state
 
@@ -275,13 +297,15 @@ def load_foundation_state_dict(
             "norm_pre, head_pre_*) not used for encoding or fine-tuning."
         )
         state = {k: v for k, v in state.items() if k not in pretraining_keys}
-    expected = NeuroRVQFoundation(config=config, pretraining=pretraining).state_dict()
-    expected = {k: v for k, v in expected.items()}
+    expected = _shapes_only(NeuroRVQFoundation, config=config, pretraining=pretraining)
     if "head.weight" in state and "head.weight" not in expected:
         n_outputs = state["head.weight"].shape[0]
-        expected = NeuroRVQFoundation(
-            n_outputs=n_outputs, config=config, pretraining=pretraining
-        ).state_dict()
+        expected = _shapes_only(
+            NeuroRVQFoundation,
+            n_outputs=n_outputs,
+            config=config,
+            pretraining=pretraining,
+        )
     check_state_dict(
         state,
         expected,
@@ -316,11 +340,20 @@ def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
     >>> load_tokenizer(state).config == TokenizerConfig.tiny()
     True
     """
+    from_file = not isinstance(source, Mapping)
     state = read_state_dict(source)
     config = infer_tokenizer_config(state) if config is None else config
     state = load_tokenizer_state_dict(state, config)
-    model = NeuroRVQTokenizerModel(config)
-    model.load_state_dict(state, strict=True)
+    if from_file:
+        # the tensors just read become the parameters (no second copy); those
+        # of a caller's state dict are copied, so that training the model
+        # never writes into the caller's tensors
+        with torch.device("meta"):
+            model = NeuroRVQTokenizerModel(config)
+        model.load_state_dict(state, strict=True, assign=True)
+    else:
+        model = NeuroRVQTokenizerModel(config)
+        model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 
 

@@ -87,6 +87,10 @@ def reconstruct_signal(
     -------
     Tensor, shape (B, T, P)
     """
+    # at least float32: the decoder's outputs are bfloat16 under autocast,
+    # which torch.complex and the FFT do not take
+    dtype = torch.promote_types(amplitude.dtype, torch.float32)
+    amplitude, sin, cos = amplitude.to(dtype), sin.to(dtype), cos.to(dtype)
     magnitude = torch.expm1(amplitude * amplitude_std + amplitude_mean)
     spectrum = torch.complex(magnitude * cos, magnitude * sin)
     return torch.fft.ifft(spectrum, dim=-1).real

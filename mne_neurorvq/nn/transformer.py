@@ -162,8 +162,8 @@ class Block(nn.Module):
     ):
         super().__init__()
         if init_values > 0:
-            self.gamma_1 = nn.Parameter(init_values * torch.ones(dim))
-            self.gamma_2 = nn.Parameter(init_values * torch.ones(dim))
+            self.gamma_1 = nn.Parameter(torch.full((dim,), float(init_values)))
+            self.gamma_2 = nn.Parameter(torch.full((dim,), float(init_values)))
         else:
             self.gamma_1 = self.gamma_2 = None
         self.norm1 = nn.LayerNorm(dim, eps=1e-5)
@@ -222,7 +222,7 @@ class TokenTransformer(nn.Module):
             self.mask_token = None
         self._build_patch_embed()
         self.pos_drop = nn.Dropout(config.drop_rate)
-        rates = torch.linspace(0, config.drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, config.drop_path_rate, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(
             Block(
                 dim,

@@ -110,3 +110,18 @@ def test_code_space_heads_stay_float32_under_autocast():
         head = model.encode_task_layer_1(features[0].float())
     expected = head.reshape(3, 4, 2, -1).permute(0, 3, 1, 2)
     assert torch.equal(encoded[0], expected)
+
+
+def test_decode_tokens_under_bf16_autocast_returns_float32_signal():
+    model = _model()
+    x = _eeg()
+    with torch.inference_mode():
+        tokens = model.tokenize(x, CHANS)
+        reference = model.decode_tokens(tokens, CHANS)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            signal = model.decode_tokens(tokens, CHANS)
+    assert signal.dtype == torch.float32 and signal.shape == reference.shape
+    cosine = torch.nn.functional.cosine_similarity(
+        signal.flatten(), reference.flatten(), dim=0
+    )
+    assert cosine > 0.99
