@@ -117,6 +117,18 @@ def _build(task, device, precision):
 
 
 def _peak_rss_mib():
+    """Peak RSS of this process image, in MiB.
+
+    Linux's ``VmHWM``: ``ru_maxrss`` would carry over the peak of the parent
+    that forked this worker (it survives ``exec``).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -133,14 +145,6 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
     gen = torch.Generator().manual_seed(1)
     chans = torch.arange(n_chans, device=device)
     base_rss = _peak_rss_mib()
-    flops_per_epoch = None
-    if flops:
-        from torch.utils.flop_counter import FlopCounterMode
-
-        x = (20 * torch.randn(1, n_chans, seconds * 200, generator=gen)).to(device)
-        with FlopCounterMode(display=False) as counter:
-            run(x, chans)
-        flops_per_epoch = counter.get_total_flops()
     for batch in batches:
         x = (20 * torch.randn(batch, n_chans, seconds * 200, generator=gen)).to(device)
         run(x, chans)  # warm-up
@@ -163,7 +167,6 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
                     "seconds_per_batch": sorted(times)[len(times) // 2],
                     "best_seconds_per_batch": min(times),
                     "repeats": len(times),
-                    "flops_per_epoch": flops_per_epoch,
                     "base_rss_mib": base_rss,
                     "peak_rss_mib": _peak_rss_mib(),
                     "peak_gpu_mib": peak_gpu,
@@ -171,6 +174,14 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
             ),
             flush=True,
         )
+    if flops:
+        # counted last: the counter's own memory would show in the peaks above
+        from torch.utils.flop_counter import FlopCounterMode
+
+        x = (20 * torch.randn(1, n_chans, seconds * 200, generator=gen)).to(device)
+        with FlopCounterMode(display=False) as counter:
+            run(x, chans)
+        print(json.dumps({"flops_per_epoch": counter.get_total_flops()}), flush=True)
 
 
 def matmul_peak(device_name, dtype_name, size=2048, budget=3.0):
@@ -232,8 +243,10 @@ def _run_worker(args, task, n_chans, seconds, batches, precision, count_flops):
         raise RuntimeError(
             f"{task} {n_chans}x{seconds} {batches} failed:\n{out.stderr}"
         )
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-    return [json.loads(line) for line in lines]
+    lines = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
+    flops = [line["flops_per_epoch"] for line in lines if "flops_per_epoch" in line]
+    rows = [line for line in lines if "batch" in line]
+    return rows, (flops[0] if flops else None)
 
 
 def _batches_for(task, input_name, batches, full):
@@ -346,7 +359,7 @@ def main(argv=None):
             task_batches = _batches_for(task, input_name, batches, args.full)
             for precision in args.precision:
                 key = (task, input_name)
-                results = _run_worker(
+                results, flops = _run_worker(
                     args,
                     task,
                     n_chans,
@@ -355,10 +368,10 @@ def main(argv=None):
                     precision,
                     key not in flops_cache,
                 )
+                if flops is not None:
+                    flops_cache[key] = flops
+                flops = flops_cache[key]
                 for result in results:
-                    if key not in flops_cache:
-                        flops_cache[key] = result["flops_per_epoch"]
-                    flops = flops_cache[key]
                     batch = result["batch"]
                     eps = batch / result["seconds_per_batch"]
                     ceiling = peaks[precision] * 1e9 / flops

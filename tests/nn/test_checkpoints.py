@@ -137,3 +137,40 @@ def test_fine_tuned_head_round_trips(tmp_path):
     assert "head.weight" not in published_state_dict(model)
     loaded = load_foundation(state, n_outputs=3)
     assert torch.equal(loaded.head.weight, model.head.weight)
+
+
+def _train_steps(model, steps=2):
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    x = 20 * torch.randn(2, 4, 400, generator=torch.Generator().manual_seed(0))
+    for _ in range(steps):
+        loss = model(x, torch.tensor([36, 9, 10, 55])).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def test_file_tensors_become_parameters_and_the_file_never_changes(tmp_path):
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    path = save_checkpoint(model, tmp_path / "tokenizer.pt")
+    on_disk = path.read_bytes()
+    loaded = load_tokenizer(path)
+    assert not any(t.is_meta for t in loaded.state_dict().values())
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    codes = loaded.quantize_1.layers[0].embedding.weight.clone()
+    _train_steps(loaded)  # EMA and optimiser write into the loaded tensors
+    assert not torch.equal(loaded.quantize_1.layers[0].embedding.weight, codes)
+    assert path.read_bytes() == on_disk  # copy-on-write, never written back
+    reloaded = load_tokenizer(path)
+    assert torch.equal(reloaded.quantize_1.layers[0].embedding.weight, codes)
+
+
+def test_a_callers_state_dict_is_copied_not_aliased():
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    state = model.state_dict()
+    before = {k: v.clone() for k, v in state.items()}
+    _train_steps(load_tokenizer(state))
+    assert all(torch.equal(state[k], before[k]) for k in state)
