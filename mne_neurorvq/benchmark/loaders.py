@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import mne
-import numpy as np
 
+from ..datasets._labelled import labelled_epochs
 from ..datasets.eegbci import EYES_RUNS, _read_runs
 from ..datasets.eegmat import LABELS as EEGMAT_LABELS
 from ..datasets.eegmat import eegmat_files, read_eegmat_raw
@@ -32,14 +32,10 @@ def _labelled(epochs, names, subject):
 
 
 def _stack(parts, verbose):
-    import pandas as pd
-
-    data = np.concatenate([p[0] for p in parts])
+    """Parts of :func:`_windows` / :func:`_labelled` as one labelled EpochsArray."""
     labels = sum((p[2] for p in parts), [])
     groups = sum((p[3] for p in parts), [])
-    metadata = pd.DataFrame({"subject": groups, "label": labels})
-    epochs = mne.EpochsArray(data, parts[0][1], metadata=metadata, verbose=verbose)
-    return epochs, np.array(labels), np.array(groups)
+    return labelled_epochs([p[0] for p in parts], parts[0][1], labels, groups, verbose)
 
 
 def load_eegmat_task(

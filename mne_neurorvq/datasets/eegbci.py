@@ -13,8 +13,8 @@ Transactions on Biomedical Engineering* 51(6):1034-1043, 2004; and PhysioNet.
 from __future__ import annotations
 
 import mne
-import numpy as np
 
+from ._labelled import labelled_epochs
 from ._paths import data_root
 
 EYES_RUNS = {1: "eyes_open", 2: "eyes_closed"}
@@ -34,14 +34,8 @@ def _read_runs(subject, runs, path, verbose):
 
 
 def _stack(epochs_list, labels, groups, verbose):
-    import pandas as pd
-
-    data = np.concatenate([e.get_data(copy=False) for e in epochs_list])
-    metadata = pd.DataFrame({"subject": groups, "label": labels})
-    epochs = mne.EpochsArray(
-        data, epochs_list[0].info, metadata=metadata, verbose=verbose
-    )
-    return epochs, np.array(labels), np.array(groups)
+    data = [e.get_data(copy=False) for e in epochs_list]
+    return labelled_epochs(data, epochs_list[0].info, labels, groups, verbose)
 
 
 def load_eegbci_eyes(subjects=(1, 2), *, window: float = 4.0, path=None, verbose=None):

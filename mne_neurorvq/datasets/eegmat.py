@@ -16,8 +16,8 @@ Performance." *Data* 4(1):14, 2019; and PhysioNet (Goldberger et al.,
 from __future__ import annotations
 
 import mne
-import numpy as np
 
+from ._labelled import labelled_epochs
 from ._paths import resolve_data_dir
 
 BASE_URL = "https://physionet.org/files/eegmat/1.0.0/"
@@ -201,8 +201,6 @@ def load_eegmat(
     --------
     >>> epochs, y, groups = load_eegmat([0, 1], max_windows=5)  # doctest: +SKIP
     """
-    import pandas as pd
-
     data, labels, groups, info = [], [], [], None
     for subject, condition, fname in eegmat_files(subjects, path, download):
         raw = read_eegmat_raw(fname, verbose=verbose)
@@ -216,8 +214,4 @@ def load_eegmat(
         data.append(values)
         labels += [LABELS[condition]] * len(values)
         groups += [subject] * len(values)
-    metadata = pd.DataFrame({"subject": groups, "label": labels})
-    epochs = mne.EpochsArray(
-        np.concatenate(data), info, metadata=metadata, verbose=verbose
-    )
-    return epochs, np.array(labels), np.array(groups)
+    return labelled_epochs(data, info, labels, groups, verbose)
