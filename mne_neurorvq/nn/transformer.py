@@ -277,7 +277,7 @@ class TokenTransformer(nn.Module):
         The scales are stacked into the batch so that the shared blocks run
         once over all of them; in CPU inference (no gradient) the stacked
         sequences go through the blocks in chunks of
-        :data:`CPU_INFERENCE_SEQUENCES`.
+        ``CPU_INFERENCE_SEQUENCES`` (32).
 
         Parameters
         ----------
