@@ -17,11 +17,22 @@ def l2norm(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, p=2.0, dim=-1)
 
 
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum ``tensor`` over all processes when torch.distributed is running."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if _distributed():
         torch.distributed.all_reduce(tensor)
     return tensor
+
+
+def _broadcast_from_first(*tensors: torch.Tensor) -> None:
+    """Copy process 0's ``tensors`` to all processes when distributed."""
+    if _distributed():
+        for tensor in tensors:
+            torch.distributed.broadcast(tensor, src=0)
 
 
 def cosine_kmeans(
@@ -182,12 +193,20 @@ class EMACodebook(nn.Module):
 
     @torch.no_grad()
     def kmeans_init_(self, z: torch.Tensor, n_iter: int, generator=None):
-        """Initialise the codes by cosine k-means on ``z`` and set ``initted``."""
+        """Initialise the codes by cosine k-means on ``z`` and set ``initted``.
+
+        Under torch.distributed each process runs the k-means on its own batch
+        and process 0's codes, counts and flag are then broadcast, so that
+        every process quantises with the same codebook from the first lookup
+        on (the EMA updates that follow are summed over processes and keep
+        them equal).
+        """
         centroids, counts = cosine_kmeans(z, self.weight.shape[0], n_iter, generator)
         self._norm_cache = None
         self.weight.data.copy_(centroids)
         self.cluster_size.data.copy_(counts)
         self.initted.data.fill_(1.0)
+        _broadcast_from_first(self.weight.data, self.cluster_size.data, self.initted)
 
     @torch.no_grad()
     def ema_update_(self, z: torch.Tensor, indices: torch.Tensor, decay: float):

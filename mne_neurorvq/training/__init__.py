@@ -39,7 +39,6 @@ _LAZY = {
     "WindowDataset": "data",
     "find_recordings": "data",
     "init_distributed": "distributed",
-    "synchronise_kmeans_init": "distributed",
     "CHECKPOINT_NAME": "engine",
     "StepOutput": "engine",
     "Trainer": "engine",
@@ -85,7 +84,6 @@ __all__ = [
     "most_frequent_token_accuracy",
     "random_mask",
     "reconstruction_mse",
-    "synchronise_kmeans_init",
     "tokenizer_preset",
     "usage_statistics",
 ]

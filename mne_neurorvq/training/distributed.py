@@ -15,10 +15,10 @@ Codebooks are not trained by gradients and need their own care:
   process's own batch and is *not* synchronised by the reference code, so the
   replicas would start from different codebooks (and then drift apart for
   good, because each process looks codes up in its own codebook).
-  :func:`synchronise_kmeans_init` fixes this: right after a codebook's
-  k-means, process 0's codebook (codes, counts, ``initted`` flag) is
-  broadcast to every process, before the first lookup, so every process
-  quantises the first batch with the same codes.
+  :meth:`mne_neurorvq.nn.quantizer.EMACodebook.kmeans_init_` therefore
+  broadcasts process 0's codebook (codes, counts, ``initted`` flag) right
+  after its k-means, before the first lookup, so every process quantises the
+  first batch with the same codes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ __all__ = [
     "broadcast_tensors",
     "init_distributed",
     "is_distributed",
-    "synchronise_kmeans_init",
 ]
 
 
@@ -148,59 +147,3 @@ def init_distributed(device=None, backend: str | None = None) -> DistributedCont
     if device.type == "cuda" and device.index is None and world_size > 1:
         device = torch.device("cuda", local_rank)
     return DistributedContext(rank, world_size, local_rank, device, started)
-
-
-def synchronise_kmeans_init(model: torch.nn.Module, src: int = 0) -> int:
-    """Make the k-means codebook initialisation identical on every process.
-
-    Wraps the ``kmeans_init_`` method of every
-    :class:`~mne_neurorvq.nn.quantizer.EMACodebook` of ``model`` so that, after
-    the k-means on this process's batch, the codes, the cluster counts and the
-    ``initted`` flag of process ``src`` are broadcast to all processes. The
-    quantiser calls ``kmeans_init_`` right before the first lookup of each
-    level, and every process reaches it at the same level of the same step,
-    so the broadcasts pair up. Without a process group the wrapper only runs
-    the k-means.
-
-    Parameters
-    ----------
-    model : nn.Module
-        A tokenizer (or any module holding EMA codebooks).
-    src : int
-        Process whose codebooks are kept.
-
-    Returns
-    -------
-    int
-        Number of codebooks wrapped (already wrapped ones are not counted).
-
-    Examples
-    --------
-    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
-    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())  # 4 x 2 codebooks
-    >>> synchronise_kmeans_init(model), synchronise_kmeans_init(model)
-    (8, 0)
-    """
-    from ..nn.quantizer import EMACodebook
-
-    n_wrapped = 0
-    for module in model.modules():
-        if not isinstance(module, EMACodebook) or getattr(
-            module, "_kmeans_synchronised", False
-        ):
-            continue
-        module.kmeans_init_ = _synchronised(module, module.kmeans_init_, src)
-        module._kmeans_synchronised = True
-        n_wrapped += 1
-    return n_wrapped
-
-
-def _synchronised(codebook, kmeans_init, src):
-    def kmeans_init_(z, n_iter, generator=None):
-        kmeans_init(z, n_iter, generator)
-        broadcast_tensors(
-            (codebook.weight.data, codebook.cluster_size.data, codebook.initted),
-            src,
-        )
-
-    return kmeans_init_

@@ -25,7 +25,6 @@ import torch
 from ..nn.checkpoints import load_tokenizer, save_checkpoint
 from ..nn.config import TokenizerConfig
 from ..nn.tokenizer import NeuroRVQTokenizerModel
-from .distributed import synchronise_kmeans_init
 from .engine import StepOutput, TrainingTask
 from .restart import DeadCodeRestarter
 from .sampler import derive_seed
@@ -135,8 +134,7 @@ class TokenizerTraining(TrainingTask):
         return model
 
     def setup(self, ctx, seed: int):
-        """Synchronise the k-means initialisation; install restart hooks."""
-        synchronise_kmeans_init(self.model)
+        """Install the dead-code restart hooks (when asked for)."""
         if self.restart_dead and self.restarter is None:
             self.restarter = DeadCodeRestarter(self.model, seed)
 
