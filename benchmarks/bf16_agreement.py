@@ -72,16 +72,22 @@ def random_models(folder, data_path, seed=0):
     )
 
 
-def token_agreement(weights, epochs, device):
-    """Share of identical tokens, overall and per scale and level."""
+def run_both_precisions(estimator_class, weights, epochs, device):
+    """``fit_transform`` in float32 and in bf16: {precision: (output, seconds)}."""
     runs = {}
     for precision in ("float32", "bf16"):
-        estimator = NeuroRVQTokenizer(
+        estimator = estimator_class(
             weights=str(weights), recipe="authors", device=device, precision=precision
         )
         start = time.perf_counter()
-        tokens = estimator.fit_transform(epochs)
-        runs[precision] = (tokens, time.perf_counter() - start)
+        output = estimator.fit_transform(epochs)
+        runs[precision] = (output, time.perf_counter() - start)
+    return runs, estimator
+
+
+def token_agreement(weights, epochs, device):
+    """Share of identical tokens, overall and per scale and level."""
+    runs, estimator = run_both_precisions(NeuroRVQTokenizer, weights, epochs, device)
     model = estimator.model_
     n_scales, n_levels = model.config.n_scales, model.config.n_levels
     same = runs["float32"][0] == runs["bf16"][0]
@@ -97,13 +103,7 @@ def token_agreement(weights, epochs, device):
 
 def embedding_agreement(weights, epochs, device):
     """Cosine similarity of float32 and bf16 embeddings."""
-    runs = {}
-    for precision in ("float32", "bf16"):
-        estimator = NeuroRVQEmbedder(
-            weights=str(weights), recipe="authors", device=device, precision=precision
-        )
-        start = time.perf_counter()
-        runs[precision] = (estimator.fit_transform(epochs), time.perf_counter() - start)
+    runs, _ = run_both_precisions(NeuroRVQEmbedder, weights, epochs, device)
     a, b = runs["float32"][0], runs["bf16"][0]
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     return {
