@@ -66,7 +66,6 @@ def _build(task, device, precision):
     import torch
 
     from mne_neurorvq.nn.checkpoints import load_foundation, load_tokenizer
-    from mne_neurorvq.nn.foundation import pretraining_loss
 
     generator = torch.Generator().manual_seed(0)
     train = task.startswith("train")
@@ -103,12 +102,11 @@ def _build(task, device, precision):
             mask = torch.rand(batch, n_tokens, generator=generator) < 0.5
             tokens = torch.randint(0, model.config.vocab_size, (4, 8, batch, n_tokens))
             with autocast:
-                logits_m, logits_s = model.forward_pretraining(
-                    x, mask.to(device), chans
+                # as PretrainingTask trains: one head's logits at a time
+                ce_m, ce_s, _ = model.pretraining_losses(
+                    x, mask.to(device), tokens.to(device), chans
                 )
-                loss = pretraining_loss(
-                    logits_m, logits_s, tokens.to(device), mask.to(device)
-                )[0]
+                loss = ce_m.mean() + ce_s.mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -94,3 +94,31 @@ def test_cpu_inference_chunks_give_identical_embeddings(monkeypatch):
         monkeypatch.setattr(transformer, "CPU_INFERENCE_SEQUENCES", 3)
         chunked = model.embed(x, chans)
     assert torch.equal(chunked, whole)
+
+
+@pytest.mark.parametrize("recompute", [True, False])
+def test_head_by_head_losses_equal_the_logits_path(recompute):
+    """Same loss, gradients and hits as pretraining_loss on all logits."""
+    gen = torch.Generator().manual_seed(2)
+    x = 20 * torch.randn(3, 3, 400, generator=gen)
+    mask = torch.rand(3, 6, generator=gen) < 0.5
+    tokens = torch.randint(0, 64, (4, 2, 3, 6), generator=gen)
+    chans = [36, 9, 10]
+    reference, lean = _model(pretraining=True).train(), _model(pretraining=True)
+    lean.train()
+    masked, symmetric = reference.forward_pretraining(x, mask, chans)
+    loss, ce_m, ce_s = pretraining_loss(masked, symmetric, tokens, mask)
+    loss.backward()
+    lean_m, lean_s, hits = lean.pretraining_losses(
+        x, mask, tokens, chans, recompute=recompute
+    )
+    (lean_m.mean() + lean_s.mean()).backward()
+    torch.testing.assert_close(lean_m, ce_m, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(lean_s, ce_s, atol=1e-6, rtol=1e-6)
+    flat = tokens.reshape(8, 3, 6)[:, mask]
+    assert torch.equal(hits, (masked.argmax(-1) == flat).sum(dim=1))
+    for (name, a), b in zip(
+        reference.named_parameters(), lean.parameters(), strict=True
+    ):
+        if a.grad is not None:
+            torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-5, msg=name)
