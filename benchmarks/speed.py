@@ -115,6 +115,29 @@ def _build(task, device, precision):
     return model, run
 
 
+def _cpu_sdpa_formulas():
+    """FLOP formulas for CPU attention, which torch's counter leaves out.
+
+    ``FlopCounterMode`` counts the CUDA attention kernels but not
+    ``_scaled_dot_product_flash_attention_for_cpu`` (about a sixth of the
+    embedding's FLOPs); the same formulas apply.
+    """
+    import torch
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    def forward(query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query, key, value)
+
+    def backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_backward_flop_count(grad_out, query, key, value)
+
+    aten = torch.ops.aten
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu: forward,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: backward,
+    }
+
+
 def _peak_rss_mib():
     """Peak RSS of this process image, in MiB.
 
@@ -178,7 +201,9 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
         from torch.utils.flop_counter import FlopCounterMode
 
         x = (20 * torch.randn(1, n_chans, seconds * 200, generator=gen)).to(device)
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(
+            display=False, custom_mapping=_cpu_sdpa_formulas()
+        ) as counter:
             run(x, chans)
         print(json.dumps({"flops_per_epoch": counter.get_total_flops()}), flush=True)
 
