@@ -174,3 +174,15 @@ def test_a_callers_state_dict_is_copied_not_aliased():
     before = {k: v.clone() for k, v in state.items()}
     _train_steps(load_tokenizer(state))
     assert all(torch.equal(state[k], before[k]) for k in state)
+
+
+def test_legacy_format_files_are_read_without_memory_mapping(tmp_path):
+    model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    path = tmp_path / "legacy.pt"
+    torch.save(model.state_dict(), path, _use_new_zipfile_serialization=False)
+    with pytest.raises(RuntimeError, match="mmap"):
+        torch.load(path, weights_only=True, mmap=True)
+    loaded = load_tokenizer(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
