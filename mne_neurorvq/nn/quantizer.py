@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._distributed import all_reduce_sum, broadcast_tensors
+
 #: Distances per block of the nearest-code search, by device type.
 _BLOCK_ELEMENTS = {"cpu": 2**22, "cuda": 2**28}
 
@@ -15,24 +17,6 @@ _BLOCK_ELEMENTS = {"cpu": 2**22, "cuda": 2**28}
 def l2norm(x: torch.Tensor) -> torch.Tensor:
     """L2-normalise the last axis (as :func:`torch.nn.functional.normalize`)."""
     return F.normalize(x, p=2.0, dim=-1)
-
-
-def _distributed() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` over all processes when torch.distributed is running."""
-    if _distributed():
-        torch.distributed.all_reduce(tensor)
-    return tensor
-
-
-def _broadcast_from_first(*tensors: torch.Tensor) -> None:
-    """Copy process 0's ``tensors`` to all processes when distributed."""
-    if _distributed():
-        for tensor in tensors:
-            torch.distributed.broadcast(tensor, src=0)
 
 
 def cosine_kmeans(
@@ -206,7 +190,7 @@ class EMACodebook(nn.Module):
         self.weight.data.copy_(centroids)
         self.cluster_size.data.copy_(counts)
         self.initted.data.fill_(1.0)
-        _broadcast_from_first(self.weight.data, self.cluster_size.data, self.initted)
+        broadcast_tensors((self.weight.data, self.cluster_size.data, self.initted))
 
     @torch.no_grad()
     def ema_update_(self, z: torch.Tensor, indices: torch.Tensor, decay: float):
@@ -223,8 +207,8 @@ class EMACodebook(nn.Module):
         n_code = self.weight.shape[0]
         counts = torch.bincount(indices, minlength=n_code).to(z.dtype)
         sums = torch.zeros_like(self.weight).index_add_(0, indices, z.to(self.weight))
-        _all_reduce_sum(counts)
-        _all_reduce_sum(sums)
+        all_reduce_sum(counts)
+        all_reduce_sum(sums)
         empty = counts == 0
         means = l2norm(sums / counts.masked_fill(empty, 1.0).unsqueeze(-1))
         means = torch.where(empty.unsqueeze(-1), self.weight, means)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..nn._distributed import all_reduce_sum, broadcast_tensors, is_distributed
+
 __all__ = [
     "DistributedContext",
     "all_reduce_sum",
@@ -36,25 +38,6 @@ __all__ = [
     "init_distributed",
     "is_distributed",
 ]
-
-
-def is_distributed() -> bool:
-    """Whether a torch.distributed process group is running."""
-    return dist.is_available() and dist.is_initialized()
-
-
-def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` over processes in place (no-op without a process group)."""
-    if is_distributed() and dist.get_world_size() > 1:
-        dist.all_reduce(tensor)
-    return tensor
-
-
-def broadcast_tensors(tensors, src: int = 0):
-    """Broadcast each tensor from process ``src`` in place (no-op alone)."""
-    if is_distributed() and dist.get_world_size() > 1:
-        for tensor in tensors:
-            dist.broadcast(tensor, src)
 
 
 @dataclass(frozen=True)
