@@ -252,14 +252,18 @@ class NeuroRVQFoundation(TokenTransformer):
         -------
         Tensor, shape (S*L, M, vocab_size), rows in epoch-major then token order.
         """
+        return torch.stack(
+            [head(selected) for _, selected, head in self._heads(hidden, rows)]
+        )
+
+    def _heads(self, hidden, rows):
+        """(head index, that scale's selected tokens, head), heads in order."""
         n_levels = self.config.n_levels
-        logits = []
         for scale in range(hidden.shape[0]):
             selected = hidden[scale][rows]
             for level in range(n_levels):
-                head = getattr(self, f"head_pre_{scale * n_levels + level + 1}")
-                logits.append(head(selected))
-        return torch.stack(logits)
+                index = scale * n_levels + level
+                yield index, selected, getattr(self, f"head_pre_{index + 1}")
 
     def pretraining_head_losses(
         self,
@@ -274,9 +278,9 @@ class NeuroRVQFoundation(TokenTransformer):
         :meth:`pretraining_logits`, without holding the (H, M, vocab) logits of
         all heads: with ``recompute`` (and gradients on), each head's logits
         are recomputed in the backward pass instead of being kept
-        (:func:`torch.utils.checkpoint.checkpoint`). For the published model at
-        batch 8 that is a few hundred MB instead of about 10 GB, for about a
-        quarter more work in the heads.
+        (:func:`torch.utils.checkpoint.checkpoint`). For the published model,
+        a training step at batch 8 then peaks at 8.2 instead of 12.5 GB on CPU
+        (``benchmarks/speed.py``), for about a quarter more work in the heads.
 
         Parameters
         ----------
@@ -296,21 +300,16 @@ class NeuroRVQFoundation(TokenTransformer):
         hits : Tensor of int64, shape (S*L,)
             Number of tokens whose argmax prediction is right, per head.
         """
-        n_levels = self.config.n_levels
         recompute = recompute and torch.is_grad_enabled()
         ces, hits = [], []
-        for scale in range(hidden.shape[0]):
-            selected = hidden[scale][rows]
-            for level in range(n_levels):
-                index = scale * n_levels + level
-                head = getattr(self, f"head_pre_{index + 1}")
-                args = (selected, head.weight, head.bias, targets[index])
-                if recompute:
-                    ce, hit = checkpoint(_head_ce_and_hits, *args, use_reentrant=False)
-                else:
-                    ce, hit = _head_ce_and_hits(*args)
-                ces.append(ce)
-                hits.append(hit)
+        for index, selected, head in self._heads(hidden, rows):
+            args = (selected, head.weight, head.bias, targets[index])
+            if recompute:
+                ce, hit = checkpoint(_head_ce_and_hits, *args, use_reentrant=False)
+            else:
+                ce, hit = _head_ce_and_hits(*args)
+            ces.append(ce)
+            hits.append(hit)
         return torch.stack(ces), torch.stack(hits)
 
     def pretraining_losses(self, x, mask, tokens, chan_idx=None, recompute=True):
