@@ -50,6 +50,20 @@ def _trainer_kwargs(train_params, random_state, verbose):
     return params
 
 
+def _fit(task, data, chan_idx, train_params, device, random_state, verbose):
+    """Train ``task`` on the epochs in a temporary folder; the fit result."""
+    from ..training import Trainer
+
+    with tempfile.TemporaryDirectory(prefix=f"neurorvq-{task.name}-") as out:
+        return Trainer(
+            task,
+            _dataset(data, chan_idx),
+            out,
+            device=device,
+            **_trainer_kwargs(train_params, random_state, verbose),
+        ).fit()
+
+
 def train_tokenizer(
     data, chan_idx, config, train_params, device, random_state, verbose
 ):
@@ -57,18 +71,11 @@ def train_tokenizer(
 
     Returns the model in eval mode on ``device``.
     """
-    from ..training import TokenizerTraining, Trainer, tokenizer_preset
+    from ..training import TokenizerTraining, tokenizer_preset
 
     config = tokenizer_preset(DEFAULT_PRESET) if config is None else config
     task = TokenizerTraining(config)
-    with tempfile.TemporaryDirectory(prefix="neurorvq-tokenizer-") as out:
-        result = Trainer(
-            task,
-            _dataset(data, chan_idx),
-            out,
-            device=device,
-            **_trainer_kwargs(train_params, random_state, verbose),
-        ).fit()
+    result = _fit(task, data, chan_idx, train_params, device, random_state, verbose)
     return result.model.to(device).eval()
 
 
@@ -79,19 +86,12 @@ def train_foundation(
 
     Returns the encoder (no pre-training heads) in eval mode on ``device``.
     """
-    from ..training import PretrainingTask, Trainer, foundation_preset
+    from ..training import PretrainingTask, foundation_preset
 
     if config is None:
         config = foundation_preset(DEFAULT_PRESET, tokenizer=tokenizer.config)
     task = PretrainingTask(tokenizer, config)
-    with tempfile.TemporaryDirectory(prefix="neurorvq-foundation-") as out:
-        result = Trainer(
-            task,
-            _dataset(data, chan_idx),
-            out,
-            device=device,
-            **_trainer_kwargs(train_params, random_state, verbose),
-        ).fit()
+    result = _fit(task, data, chan_idx, train_params, device, random_state, verbose)
     state = {
         key: value
         for key, value in published_state_dict(result.model).items()
