@@ -311,7 +311,7 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
-        chunk = x.shape[0]
+        chunk = max(x.shape[0], 1)  # split() refuses 0 (an empty batch)
         if x.device.type == "cpu" and not torch.is_grad_enabled():
             chunk = CPU_INFERENCE_SEQUENCES
         x = torch.cat([self._apply_blocks(part) for part in x.split(chunk)])
