@@ -5,12 +5,15 @@ and ``precision="bf16"`` on the same EEGMAT windows (held-out subjects 18-23,
 4 s, the authors' preprocessing recipe) and reports the share of identical
 tokens (overall, per scale and per level) and the cosine similarity of the
 embeddings (minimum, mean). bf16 runs the transformer under autocast; the
-nearest-code search stays float32.
+temporal convolutions, the heads into code space and the nearest-code search
+stay float32.
 
 Models: the published architecture with random weights and codebooks
 initialised by k-means on real EEG (subjects 00-02) -- the published
-checkpoints cannot be downloaded here -- and, when given, trained checkpoints
-(``--tokenizer``, ``--foundation``; e.g. the ones ``train_eegmat.py`` writes).
+checkpoints cannot be downloaded here; the random foundation model gets layer
+scale 1 so that its blocks weigh in the embedding -- and, when given, trained
+checkpoints (``--tokenizer``, ``--foundation``; e.g. the ones
+``train_eegmat.py`` writes).
 
 Usage::
 
@@ -66,6 +69,12 @@ def random_models(folder, data_path, seed=0):
         tokenizer.train()(x, chans)  # k-means initialisation on real EEG
     foundation = NeuroRVQFoundation()
     foundation.init_weights(generator)
+    with torch.no_grad():
+        # layer scale 1 instead of the 1e-5 init: otherwise the blocks hardly
+        # touch the embedding and bf16's rounding of them would not show
+        for block in foundation.blocks:
+            block.gamma_1.fill_(1.0)
+            block.gamma_2.fill_(1.0)
     return (
         save_checkpoint(tokenizer.eval(), Path(folder) / "tokenizer.pt"),
         save_checkpoint(foundation.eval(), Path(folder) / "foundation.pt"),
@@ -167,8 +176,8 @@ def main(argv=None):
             if "embedding" in entry:
                 emb = entry["embedding"]
                 print(
-                    f"  embedding cosine: min {emb['cosine_min']:.6f}, mean "
-                    f"{emb['cosine_mean']:.6f}; time fp32 {emb['seconds_float32']:.1f}"
+                    f"  embedding cosine: min {emb['cosine_min']:.7f}, mean "
+                    f"{emb['cosine_mean']:.7f}; time fp32 {emb['seconds_float32']:.1f}"
                     f" s, bf16 {emb['seconds_bf16']:.1f} s"
                 )
     out = Path(args.out)

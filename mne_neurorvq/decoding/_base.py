@@ -106,8 +106,11 @@ _DOCDICT = {
         counts once per window).""",
     "precision": """precision : ``"float32"`` | ``"bf16"``
         ``"bf16"`` runs the transformer under :func:`torch.autocast` with
-        bfloat16 (faster on recent GPUs, results differ slightly); the
-        output dtype does not change.""",
+        bfloat16 (about 2x faster embedding on CPUs with AMX and on recent
+        GPUs, results differ slightly: on real EEG about 99.4 % identical
+        tokens, embedding cosine above 0.9999). The temporal convolutions,
+        the heads into code space and the nearest-code search stay float32;
+        the output dtype does not change.""",
     "verbose": """verbose : bool | str | int | None
         Control verbosity of the logging output (MNE's convention; None uses
         the global MNE level). At info level a progress bar is shown over the

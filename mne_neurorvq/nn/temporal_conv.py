@@ -40,6 +40,12 @@ class MultiScaleTemporalConv(nn.Module):
     GroupNorm statistics cover all patches of a sample, so a patch's embedding
     depends on the other patches of its epoch (as in the published model).
 
+    The branches run in the dtype of the weights even under
+    :func:`torch.autocast`: rounding the raw EEG and the convolutions to bf16
+    caused most of bf16's token changes (identical tokens on real EEG rose
+    from 96.6 to 99.4 % with this module in float32), for about 5 % of the
+    embedding's FLOPs.
+
     Parameters
     ----------
     config : TokenizerConfig | FoundationConfig
@@ -111,5 +117,8 @@ class MultiScaleTemporalConv(nn.Module):
         Returns
         -------
         Tensor, shape (S, B, T, D)
+            In the dtype of the weights (float32 unless the model was cast).
         """
-        return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])
+        patches = patches.to(self.conv1_1.weight.dtype)
+        with torch.autocast(patches.device.type, enabled=False):
+            return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])

@@ -112,6 +112,25 @@ def test_code_space_heads_stay_float32_under_autocast():
     assert torch.equal(encoded[0], expected)
 
 
+def test_temporal_convolutions_stay_float32_under_autocast():
+    model = _model()
+    patches = _eeg().reshape(3, 8, 200)
+    with torch.inference_mode():
+        reference = model.encoder.patch_embed(patches)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            embedded = model.encoder.patch_embed(patches)
+    assert embedded.dtype == torch.float32
+    assert torch.equal(embedded, reference)
+
+
+def test_temporal_convolutions_follow_a_cast_model():
+    model = _model().to(torch.bfloat16)
+    patches = _eeg().reshape(3, 8, 200)
+    with torch.inference_mode():
+        embedded = model.encoder.patch_embed(patches)
+    assert embedded.dtype == torch.bfloat16
+
+
 def test_decode_tokens_under_bf16_autocast_returns_float32_signal():
     model = _model()
     x = _eeg()
