@@ -29,8 +29,11 @@ throughput does not depend on the weights' values), saved to a temporary
 folder and loaded by each worker as the published files are
 (``load_tokenizer``/``load_foundation``), so that the memory figures are those
 of that path. Peak RSS includes the torch import (with a CUDA build of torch
-that alone is about 480 MiB); ``base_rss_mib`` in the JSON is the RSS once the
-model is loaded.
+that alone is about 480 MiB, with a CPU build about 220 MiB; the run
+records it as ``torch_import_rss_mib``); ``base_rss_mib`` in the JSON is the
+RSS once the model is loaded. Workers inherit the environment, so an
+allocator preloaded for the run (``LD_PRELOAD=.../libtcmalloc_minimal.so.4``)
+applies to them and is recorded as ``allocator``.
 """
 
 from __future__ import annotations
@@ -288,6 +291,23 @@ def _batches_for(task, input_name, batches, full):
     return [b for b in batches if limit is None or b <= limit]
 
 
+def _import_rss_mib():
+    """Peak RSS of a fresh interpreter that only imports torch, in MiB."""
+    code = (
+        "import torch\n"
+        "for line in open('/proc/self/status'):\n"
+        "    if line.startswith('VmHWM:'):\n"
+        "        print(int(line.split()[1]) / 1024)\n"
+    )
+    try:
+        output = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        return float(output.split()[-1])
+    except (subprocess.CalledProcessError, IndexError, ValueError, OSError):
+        return None
+
+
 def _hardware(args):
     import torch
 
@@ -304,6 +324,9 @@ def _hardware(args):
         "cores": os.cpu_count(),
         "threads": args.threads,
         "torch": torch.__version__,
+        "torch_build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU",
+        "allocator": os.path.basename(os.environ.get("LD_PRELOAD", "")) or "glibc",
+        "torch_import_rss_mib": _import_rss_mib(),
         "python": platform.python_version(),
         "device": args.device,
     }
