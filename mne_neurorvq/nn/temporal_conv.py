@@ -7,6 +7,12 @@ from torch import nn
 
 from .config import POOL_WIDTHS, STAGE1_KERNELS, STAGE2_KERNELS, _BaseConfig
 
+#: Samples per chunk through the branches in CPU inference: GroupNorm works on
+#: each sample alone, so chunks give the same embedding (up to float rounding:
+#: oneDNN may pick another convolution algorithm for another batch size) while
+#: the feature maps of large batches stay in cache (3x faster at batch 64).
+CPU_INFERENCE_SAMPLES = 8
+
 
 def average_pool_time(x: torch.Tensor, width: int) -> torch.Tensor:
     """Average non-overlapping windows of ``width`` samples on the last axis.
@@ -120,5 +126,12 @@ class MultiScaleTemporalConv(nn.Module):
             In the dtype of the weights (float32 unless the model was cast).
         """
         patches = patches.to(self.conv1_1.weight.dtype)
+        chunk = max(patches.shape[0], 1)  # split() refuses 0 (an empty batch)
+        if patches.device.type == "cpu" and not torch.is_grad_enabled():
+            chunk = CPU_INFERENCE_SAMPLES
         with torch.autocast(patches.device.type, enabled=False):
-            return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])
+            parts = [self._branches(part) for part in patches.split(chunk)]
+        return torch.cat(parts, dim=1)
+
+    def _branches(self, patches: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])

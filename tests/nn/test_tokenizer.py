@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
@@ -89,15 +88,6 @@ def test_key_layout_follows_the_published_checkpoint():
     assert "decode_task_layer_angle_cos.2.bias" in keys
 
 
-@pytest.mark.parametrize(("width", "n_times"), [(2, 200), (4, 100), (4, 102), (3, 9)])
-def test_time_pooling_equals_avgpool2d(width, n_times):
-    from mne_neurorvq.nn.temporal_conv import average_pool_time
-
-    x = torch.randn(2, 3, 5, n_times)
-    expected = torch.nn.AvgPool2d((1, width))(x)
-    assert torch.equal(average_pool_time(x, width), expected)
-
-
 def test_code_space_heads_stay_float32_under_autocast():
     model = _model()
     x = _eeg()
@@ -110,25 +100,6 @@ def test_code_space_heads_stay_float32_under_autocast():
         head = model.encode_task_layer_1(features[0].float())
     expected = head.reshape(3, 4, 2, -1).permute(0, 3, 1, 2)
     assert torch.equal(encoded[0], expected)
-
-
-def test_temporal_convolutions_stay_float32_under_autocast():
-    model = _model()
-    patches = _eeg().reshape(3, 8, 200)
-    with torch.inference_mode():
-        reference = model.encoder.patch_embed(patches)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            embedded = model.encoder.patch_embed(patches)
-    assert embedded.dtype == torch.float32
-    assert torch.equal(embedded, reference)
-
-
-def test_temporal_convolutions_follow_a_cast_model():
-    model = _model().to(torch.bfloat16)
-    patches = _eeg().reshape(3, 8, 200)
-    with torch.inference_mode():
-        embedded = model.encoder.patch_embed(patches)
-    assert embedded.dtype == torch.bfloat16
 
 
 def test_decode_tokens_under_bf16_autocast_returns_float32_signal():
