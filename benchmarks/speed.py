@@ -294,10 +294,8 @@ def _batches_for(task, input_name, batches, full):
 def _import_rss_mib():
     """Peak RSS of a fresh interpreter that only imports torch, in MiB."""
     code = (
-        "import torch\n"
-        "for line in open('/proc/self/status'):\n"
-        "    if line.startswith('VmHWM:'):\n"
-        "        print(int(line.split()[1]) / 1024)\n"
+        f"import sys, torch; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        "from speed import _peak_rss_mib; print(_peak_rss_mib())"
     )
     try:
         output = subprocess.run(

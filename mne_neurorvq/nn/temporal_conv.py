@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._chunks import inference_chunks
 from .config import POOL_WIDTHS, STAGE1_KERNELS, STAGE2_KERNELS, _BaseConfig
 
 #: Samples per chunk through the branches in CPU inference: GroupNorm works on
@@ -126,11 +127,9 @@ class MultiScaleTemporalConv(nn.Module):
             In the dtype of the weights (float32 unless the model was cast).
         """
         patches = patches.to(self.conv1_1.weight.dtype)
-        chunk = max(patches.shape[0], 1)  # split() refuses 0 (an empty batch)
-        if patches.device.type == "cpu" and not torch.is_grad_enabled():
-            chunk = CPU_INFERENCE_SAMPLES
+        chunks = inference_chunks(patches, CPU_INFERENCE_SAMPLES)
         with torch.autocast(patches.device.type, enabled=False):
-            parts = [self._branches(part) for part in patches.split(chunk)]
+            parts = [self._branches(part) for part in chunks]
         return torch.cat(parts, dim=1)
 
     def _branches(self, patches: torch.Tensor) -> torch.Tensor:

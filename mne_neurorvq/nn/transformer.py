@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._chunks import inference_chunks
 from .config import _BaseConfig
 
 
@@ -313,10 +314,8 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
-        chunk = max(x.shape[0], 1)  # split() refuses 0 (an empty batch)
-        if x.device.type == "cpu" and not torch.is_grad_enabled():
-            chunk = CPU_INFERENCE_SEQUENCES
-        x = torch.cat([self._apply_blocks(part) for part in x.split(chunk)])
+        chunks = inference_chunks(x, CPU_INFERENCE_SEQUENCES)
+        x = torch.cat([self._apply_blocks(part) for part in chunks])
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
 
     def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
