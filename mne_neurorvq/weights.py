@@ -297,9 +297,13 @@ def _remember(path: Path, sha256: str) -> None:
 
 def _check_file(info: PublishedWeights, path: Path) -> Path:
     """Check a file found on disk against the published size and SHA-256."""
+    if info.sha256 is not None:
+        _check_hash(info, path)
     logger.info(f"Using {info.name} weights from {path}")
-    if info.sha256 is None:
-        return path
+    return path
+
+
+def _check_hash(info: PublishedWeights, path: Path) -> None:
     stat = path.stat()
     advice = (
         f"Delete it and fetch the published file again (mne-neurorvq download "
@@ -313,7 +317,7 @@ def _check_file(info: PublishedWeights, path: Path) -> Path:
         )
     known = _read_verified().get(str(path.resolve()))
     if known == dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=info.sha256):
-        return path
+        return
     logger.info(f"Checking the SHA-256 of {path} (once)")
     actual = _sha256(path)
     if actual != info.sha256:
@@ -322,7 +326,6 @@ def _check_file(info: PublishedWeights, path: Path) -> Path:
             f"{actual}, expected {info.sha256}. {advice}"
         )
     _remember(path, actual)
-    return path
 
 
 # ---------------------------------------------------------------- download
@@ -394,8 +397,9 @@ def _not_found(info, looked_in, reason, folder=None) -> FileNotFoundError:
         f"The {info.name} weights ({info.filename}) were not found and {reason}. "
         f"Download {where} on a machine with network (or run `mne-neurorvq "
         f"download {info.name} --dir DIR` there), then put the file in "
-        f"{folder or cache_dir()} or in any folder and set {CONFIG_KEY_FOLDER}=<that folder> "
-        f"(environment variable, or mne.set_config({CONFIG_KEY_FOLDER!r}, folder)); "
+        f"{folder or cache_dir()} or in any folder and set "
+        f"{CONFIG_KEY_FOLDER}=<that folder> (environment variable, or "
+        f"mne.set_config({CONFIG_KEY_FOLDER!r}, folder)); "
         f"or pass weights=<path to {info.filename}>. Looked in: "
         f"{', '.join(str(p.parent) for p in looked_in)}. The file is published by "
         f"the NeuroRVQ authors ({info.licence})."

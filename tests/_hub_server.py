@@ -1,0 +1,85 @@
+"""A local stand-in for the Hugging Face Hub: a real HTTP server on 127.0.0.1.
+
+It serves files under the Hub's URL layout,
+``/{repo_id}/resolve/{revision}/{path}``, answering like the Hub does for
+large files: a redirect to the content (``/blobs/<sha256>``), which the
+client follows. Every request path is recorded, so tests can assert what was
+asked for, and that nothing was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class HubServer:
+    """Serve ``files`` (URL path to bytes) in a background thread.
+
+    Use as a context manager; :attr:`endpoint` is the value for
+    ``HF_ENDPOINT`` and :attr:`requests` lists the paths requested.
+    """
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        self._blobs: dict[str, bytes] = {}
+
+    def serve(self, repo_id: str, revision: str, path: str, content: bytes):
+        """Publish ``content`` as ``path`` of ``repo_id`` at ``revision``."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        self._blobs[f"/blobs/{sha256}"] = content
+        self.files[f"/{repo_id}/resolve/{revision}/{path}"] = f"/blobs/{sha256}"
+
+    def __enter__(self) -> HubServer:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                hub.requests.append(self.path)
+                if self.path in hub.files:
+                    self.send_response(302)
+                    self.send_header("Location", hub.files[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.path in hub._blobs:
+                    body = hub._blobs[self.path]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.send_error(404, "Entry not found")
+
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def downloads(self) -> list[str]:
+        """The requested ``resolve`` paths (not the redirects' targets)."""
+        return [path for path in self.requests if "/resolve/" in path]
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
