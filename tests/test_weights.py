@@ -71,6 +71,8 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("MNE_NEURORVQ_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("MNE_NEURORVQ_NO_PROGRESS", "1")
+    for key in ("NO_PROXY", "no_proxy"):  # the local Hub is never behind a proxy
+        monkeypatch.setenv(key, "127.0.0.1,localhost")
     return tmp_path
 
 
@@ -341,6 +343,7 @@ def test_unhashed_files_download_from_the_pinned_revision(hub, env):
 
 def test_download_command(hub, tiny, tiny_bytes, env, capsys, monkeypatch):
     _serve(hub, tiny, tiny_bytes)
+    monkeypatch.delenv("MNE_NEURORVQ_NO_PROGRESS")  # with the progress bar
     folder = env / "for-the-cluster"
     assert main(["download", TEST_NAME, "--dir", str(folder)]) == 0
     out = capsys.readouterr().out
