@@ -3,8 +3,10 @@
 It serves files under the Hub's URL layout,
 ``/{repo_id}/resolve/{revision}/{path}``, answering like the Hub does for
 large files: a redirect to the content (``/blobs/<sha256>``), which the
-client follows. Every request path is recorded, so tests can assert what was
-asked for, and that nothing was.
+client follows, with the Hub's metadata headers (``X-Repo-Commit``,
+``X-Linked-Etag``, ``X-Linked-Size``) that ``huggingface_hub`` reads on
+``HEAD``. Every request path is recorded, so tests can assert what was asked
+for, and that nothing was.
 """
 
 from __future__ import annotations
@@ -31,28 +33,47 @@ class HubServer:
         """Publish ``content`` as ``path`` of ``repo_id`` at ``revision``."""
         sha256 = hashlib.sha256(content).hexdigest()
         self._blobs[f"/blobs/{sha256}"] = content
-        self.files[f"/{repo_id}/resolve/{revision}/{path}"] = f"/blobs/{sha256}"
+        self.files[f"/{repo_id}/resolve/{revision}/{path}"] = (sha256, revision)
 
     def __enter__(self) -> HubServer:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's naming)
+                self._answer(body=True)
+
+            def do_HEAD(self):  # noqa: N802
+                self._answer(body=False)
+
+            def _answer(self, body):
                 hub.requests.append(self.path)
                 if self.path in hub.files:
+                    sha256, revision = hub.files[self.path]
                     self.send_response(302)
-                    self.send_header("Location", hub.files[self.path])
+                    self._metadata(sha256, revision)
+                    self.send_header("Location", f"/blobs/{sha256}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 elif self.path in hub._blobs:
-                    body = hub._blobs[self.path]
+                    content = hub._blobs[self.path]
+                    sha256 = self.path.rsplit("/", 1)[1]
+                    revisions = [r for s, r in hub.files.values() if s == sha256]
                     self.send_response(200)
+                    self._metadata(sha256, revisions[-1])
                     self.send_header("Content-Type", "application/octet-stream")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    if body:
+                        self.wfile.write(content)
                 else:
                     self.send_error(404, "Entry not found")
+
+            def _metadata(self, sha256, revision):
+                self.send_header("X-Repo-Commit", revision)
+                self.send_header("X-Linked-Etag", f'"{sha256}"')
+                self.send_header("ETag", f'"{sha256}"')
+                size = len(hub._blobs[f"/blobs/{sha256}"])
+                self.send_header("X-Linked-Size", str(size))
 
             def log_message(self, *args):  # keep the test output clean
                 pass

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,6 +261,25 @@ def test_hub_cache_layout_agrees_with_huggingface_hub(tiny, tiny_bytes, env):
         tiny.repo_id, tiny.path, cache_dir=hub_cache_dir(), revision=tiny.revision
     )
     assert found == str(snapshot)
+
+
+def test_files_downloaded_by_huggingface_hub_are_used_offline(
+    hub, tiny, tiny_bytes, env, monkeypatch
+):
+    hf = pytest.importorskip("huggingface_hub")
+    _serve(hub, tiny, tiny_bytes)
+    downloaded = hf.hf_hub_download(
+        tiny.repo_id,
+        tiny.path,
+        revision=tiny.revision,
+        cache_dir=env / "hub-cache",
+        endpoint=hub.endpoint,
+    )
+    assert hub.downloads  # huggingface_hub itself asked the local Hub
+    n_requests = len(hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert fetch_weights(TEST_NAME) == Path(downloaded)
+    assert len(hub.requests) == n_requests
 
 
 def test_local_file_is_found_by_argument_env_and_cache(
