@@ -280,7 +280,7 @@ def _read_verified() -> dict:
 def _remember(path: Path, sha256: str) -> None:
     """Record that ``path``, as it is now, has this SHA-256 (best effort)."""
     stat = path.stat()
-    verified = _read_verified()
+    verified = {k: v for k, v in _read_verified().items() if os.path.isfile(k)}
     verified[str(path.resolve())] = dict(
         size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha256
     )

@@ -28,11 +28,17 @@ class HubServer:
         self.files: dict[str, bytes] = {}
         self.requests: list[str] = []
         self._blobs: dict[str, bytes] = {}
+        self._cuts: dict[str, int | None] = {}
 
-    def serve(self, repo_id: str, revision: str, path: str, content: bytes):
-        """Publish ``content`` as ``path`` of ``repo_id`` at ``revision``."""
+    def serve(self, repo_id, revision, path, content: bytes, cut: int | None = None):
+        """Publish ``content`` as ``path`` of ``repo_id`` at ``revision``.
+
+        With ``cut``, the connection drops after that many bytes (the
+        announced length stays the full one), as in an interrupted download.
+        """
         sha256 = hashlib.sha256(content).hexdigest()
         self._blobs[f"/blobs/{sha256}"] = content
+        self._cuts[f"/blobs/{sha256}"] = cut
         self.files[f"/{repo_id}/resolve/{revision}/{path}"] = (sha256, revision)
 
     def __enter__(self) -> HubServer:
@@ -64,7 +70,7 @@ class HubServer:
                     self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
                     if body:
-                        self.wfile.write(content)
+                        self.wfile.write(content[: hub._cuts[self.path]])
                 else:
                     self.send_error(404, "Entry not found")
 

@@ -100,8 +100,8 @@ def hub(env, monkeypatch):
         yield server
 
 
-def _serve(hub, info, content):
-    hub.serve(info.repo_id, info.revision, info.path, content)
+def _serve(hub, info, content, cut=None):
+    hub.serve(info.repo_id, info.revision, info.path, content, cut=cut)
 
 
 def _files(folder):
@@ -167,6 +167,13 @@ def test_wrong_download_is_refused_and_not_kept(hub, tiny, tiny_bytes, env):
     assert _files(env / "cache") == []  # not even a temporary file
     with pytest.raises(WeightsIntegrityError):  # the estimator says the same
         NeuroRVQTokenizer(TEST_NAME, verbose=False).fit(_epochs())
+
+
+def test_interrupted_download_leaves_nothing(hub, tiny, tiny_bytes, env):
+    _serve(hub, tiny, tiny_bytes, cut=len(tiny_bytes) // 2)
+    with pytest.raises(FileNotFoundError, match="failed"):
+        fetch_weights(TEST_NAME)
+    assert _files(env / "cache") == []
 
 
 @pytest.mark.parametrize("name", sorted(EEG_PATHS))
