@@ -14,12 +14,12 @@ histograms (:class:`~mne_neurorvq.decoding.TokenHistogram`) compared between
 rest and mental arithmetic.
 
 .. note::
-   The weights are those of the reference-parity fixture: **random
-   weights** of a reduced tokenizer (2 encoder blocks, 4 scales x 8 levels of
-   256 random unit-norm codes). The figures show how to inspect tokens, not
-   what a trained tokenizer learned. With the published weights, use
-   ``NeuroRVQTokenizer()`` (``"neurorvq-eeg-tokenizer-v1"``, 8192 codes per
-   level).
+   The weights are the published tokenizer (``"neurorvq-eeg-tokenizer-v1"``,
+   4 scales x 8 levels of 8192 codes) when it can be fetched where the
+   gallery is built, otherwise those of the reference-parity fixture:
+   **random weights** of a reduced tokenizer (2 encoder blocks, 4 scales x 8
+   levels of 256 random unit-norm codes), which show how to inspect tokens,
+   not what a trained tokenizer learned. The output below says which.
 """
 
 import os
@@ -32,14 +32,31 @@ import numpy as np
 from mne_neurorvq.datasets import load_eegmat
 from mne_neurorvq.decoding import NeuroRVQTokenizer, TokenHistogram
 from mne_neurorvq.viz import plot_codebook_usage, plot_token_map
+from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("error")
-# Local data and the reference-parity weights (see the gallery's README);
-# the defaults are relative to this folder, ``examples/``.
+# Local data, and the reference-parity weights used when the published ones
+# cannot be fetched (see the gallery's README); the defaults are relative to
+# this folder, ``examples/``.
 data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
 parity_path = Path(
     os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
 )
+
+# %%
+# Weights
+# -------
+# The published tokenizer (``"neurorvq-eeg-tokenizer-v1"``, downloaded once from the
+# authors' Hugging Face repository) when it can be fetched, else the random
+# weights of the reference-parity fixture.
+
+try:
+    weights = fetch_weights("neurorvq-eeg-tokenizer-v1")
+    published = True
+except FileNotFoundError:  # no network and no local copy
+    weights = parity_path / "tokenizer_state_dict.pt"
+    published = False
+print("weights:", "published" if published else "random (reference parity)")
 
 # %%
 # Tokenize
@@ -55,7 +72,7 @@ epochs, y, subjects = load_eegmat(
 print(epochs)
 
 tokenizer = NeuroRVQTokenizer(
-    parity_path / "tokenizer_state_dict.pt",
+    weights,
     recipe="authors",
     device="cpu",
     verbose=False,
@@ -103,7 +120,7 @@ histogram = TokenHistogram(
     levels=[1],
 )
 features = histogram.fit_transform(tokens)
-print(f"histogram features: {features.shape}")  # 4 scales x 1 level x 256 codes
+print(f"histogram features: {features.shape}")  # scales x 1 level x codes
 
 fig, axes = plt.subplots(
     config.n_scales, 1, figsize=(9, 6), sharex=True, layout="constrained"

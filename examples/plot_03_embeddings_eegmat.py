@@ -14,12 +14,14 @@ never saw (:class:`~sklearn.model_selection.GroupKFold`), the only honest
 evaluation when the windows of a subject are correlated.
 
 .. note::
-   The weights are those of the reference-parity fixture: **random
-   weights** of a reduced foundation model (2 blocks instead of 12). Random
-   features still carry some information about the input's spectrum, so
-   the scores below are not chance, but they say nothing about NeuroRVQ.
-   For real results use ``NeuroRVQEmbedder()`` (the published
-   ``"neurorvq-eeg-foundation-v1"``).
+   The weights are the published foundation model
+   (``"neurorvq-eeg-foundation-v1"``, the default of ``NeuroRVQEmbedder()``)
+   when it can be fetched where the gallery is built, otherwise those of the
+   reference-parity fixture: **random weights** of a reduced foundation
+   model (2 blocks instead of 12). Random features still carry some
+   information about the input's spectrum, so their scores are not chance,
+   but they say nothing about NeuroRVQ. The output below says which weights
+   this build used.
 """
 
 import os
@@ -36,14 +38,31 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from mne_neurorvq.datasets import load_eegmat
 from mne_neurorvq.decoding import NeuroRVQEmbedder
+from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("error")
-# Local data and the reference-parity weights (see the gallery's README);
-# the defaults are relative to this folder, ``examples/``.
+# Local data, and the reference-parity weights used when the published ones
+# cannot be fetched (see the gallery's README); the defaults are relative to
+# this folder, ``examples/``.
 data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
 parity_path = Path(
     os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
 )
+
+# %%
+# Weights
+# -------
+# The published foundation model (``"neurorvq-eeg-foundation-v1"``,
+# downloaded once from the authors' Hugging Face repository) when it can be
+# fetched, else the random weights of the reference-parity fixture.
+
+try:
+    weights = fetch_weights("neurorvq-eeg-foundation-v1")
+    published = True
+except FileNotFoundError:  # no network and no local copy
+    weights = parity_path / "foundation_model_state_dict.pt"
+    published = False
+print("weights:", "published" if published else "random (reference parity)")
 
 # %%
 # Data
@@ -65,10 +84,10 @@ print({str(label): int(count) for label, count in zip(labels, counts, strict=Tru
 # The embedder reads the Epochs in microvolts, uses the 19 EEG channels
 # (``EEG A2-A1`` and the ECG are typed misc and ECG by the loader), applies
 # the authors' filtering recipe and resamples to 200 Hz. ``fit`` only loads
-# the weights; the same pipeline works with the published weights.
+# the weights.
 
 embedder = NeuroRVQEmbedder(
-    parity_path / "foundation_model_state_dict.pt",
+    weights,
     recipe="authors",
     device="cpu",
     verbose=False,
@@ -117,7 +136,8 @@ print(
 
 fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
 folds = np.arange(1, cv.get_n_splits() + 1)
-ax.bar(folds - 0.2, scores, width=0.4, label="NeuroRVQ embedding (random weights)")
+kind = "published" if published else "random"
+ax.bar(folds - 0.2, scores, width=0.4, label=f"NeuroRVQ embedding ({kind} weights)")
 ax.bar(folds + 0.2, baseline_scores, width=0.4, label="log band power")
 ax.axhline(0.5, color="k", ls="--", lw=0.8, label="chance")
 ax.set(
@@ -137,7 +157,7 @@ ax.legend(fontsize="small", loc="upper left")
 # and ``"channel"`` gives one embedding per channel, for spatial analyses:
 
 per_channel = NeuroRVQEmbedder(
-    parity_path / "foundation_model_state_dict.pt",
+    weights,
     pooling="channel",
     device="cpu",
     verbose=False,

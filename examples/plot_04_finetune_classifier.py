@@ -17,12 +17,15 @@ This example trains it for **2 epochs** to classify rest vs mental
 arithmetic on EEGMAT, training on seven subjects and testing on three others.
 
 .. note::
-   The starting weights are those of the reference-parity fixture:
-   **random weights** of a reduced foundation model (2 blocks instead of
-   12), so this is training from scratch, for 2 epochs: it shows the
-   mechanics, not what fine-tuning NeuroRVQ achieves. With the published
-   weights, use ``NeuroRVQClassifier()`` (``"neurorvq-eeg-foundation-v1"``)
-   and the recipe's 20 epochs, preferably on a GPU.
+   The starting weights are the published foundation model
+   (``"neurorvq-eeg-foundation-v1"``, the default of
+   ``NeuroRVQClassifier()``) when it can be fetched where the gallery is
+   built, otherwise those of the reference-parity fixture: **random
+   weights** of a reduced foundation model (2 blocks instead of 12), and
+   then this is training from scratch. Either way 2 epochs show the
+   mechanics, not what fine-tuning NeuroRVQ achieves: use the recipe's 20
+   epochs, preferably on a GPU. The output below says which weights this
+   build used.
 """
 
 import os
@@ -38,15 +41,32 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from mne_neurorvq.datasets import load_eegmat
 from mne_neurorvq.decoding import NeuroRVQClassifier
 from mne_neurorvq.nn.checkpoints import load_foundation, save_checkpoint
+from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("error")
-# Local data and the reference-parity weights (see the gallery's README);
-# the defaults are relative to this folder, ``examples/``.
+# Local data, and the reference-parity weights used when the published ones
+# cannot be fetched (see the gallery's README); the defaults are relative to
+# this folder, ``examples/``.
 data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
 parity_path = Path(
     os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
 )
 torch.manual_seed(0)
+
+# %%
+# Weights
+# -------
+# The published foundation model (``"neurorvq-eeg-foundation-v1"``,
+# downloaded once from the authors' Hugging Face repository) when it can be
+# fetched, else the random weights of the reference-parity fixture.
+
+try:
+    weights = fetch_weights("neurorvq-eeg-foundation-v1")
+    published = True
+except FileNotFoundError:  # no network and no local copy
+    weights = parity_path / "foundation_model_state_dict.pt"
+    published = False
+print("weights:", "published" if published else "random (reference parity)")
 
 # %%
 # Data: train and test subjects
@@ -70,7 +90,7 @@ print(f"train: {train.sum()} epochs, test: {test.sum()} epochs")
 # EEG channels and resamples to 200 Hz, like the transformers.
 
 clf = NeuroRVQClassifier(
-    parity_path / "foundation_model_state_dict.pt",
+    weights,
     max_epochs=2,
     batch_size=16,
     lr=1e-3,
@@ -93,7 +113,7 @@ ax.plot(batch_losses, marker=".", lw=0.8)
 ax.set(
     xlabel="training batch",
     ylabel="class-weighted loss",
-    title="Fine-tuning (2 epochs, random start)",
+    title=f"Fine-tuning (2 epochs, {'published' if published else 'random'} start)",
 )
 
 # %%

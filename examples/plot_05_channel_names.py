@@ -27,10 +27,12 @@ import numpy as np
 
 from mne_neurorvq.channels import clean_channel_name, match_info
 from mne_neurorvq.decoding import NeuroRVQEmbedder
+from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("warning")
-# Local data and the reference-parity weights (see the gallery's README);
-# the defaults are relative to this folder, ``examples/``.
+# Local data, and the reference-parity weights used when the published ones
+# cannot be fetched (see the gallery's README); the defaults are relative to
+# this folder, ``examples/``.
 data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
 parity_path = Path(
     os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
@@ -117,10 +119,17 @@ print("not used:", match.unmatched_names)
 # according to ``on_unknown``: ``"ignore"`` (the default) leaves them out
 # with a log message, ``"warn"`` with a warning, ``"raise"`` refuses the
 # input. The fitted attribute ``ch_names_`` lists the channels used.
-# (The weights here are the random reference-parity weights: see the
-# gallery's README.)
+# The weights are the published foundation model when it can be fetched,
+# else the random reference-parity weights (see the gallery's README); only
+# the channels matter here.
 
-foundation_weights = parity_path / "foundation_model_state_dict.pt"
+try:
+    foundation_weights = fetch_weights("neurorvq-eeg-foundation-v1")
+    published = True
+except FileNotFoundError:  # no network and no local copy
+    foundation_weights = parity_path / "foundation_model_state_dict.pt"
+    published = False
+print("weights:", "published" if published else "random (reference parity)")
 for on_unknown in ("ignore", "warn", "raise"):
     embedder = NeuroRVQEmbedder(foundation_weights, on_unknown=on_unknown, device="cpu")
     with warnings.catch_warnings(record=True) as caught:

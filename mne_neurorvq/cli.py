@@ -44,6 +44,34 @@ def _inspect(args) -> int:
     return 0
 
 
+def _download(args) -> int:
+    from pooch import file_hash
+
+    from .weights import PUBLISHED_WEIGHTS, download_weights
+
+    paths = []
+    for name in args.names:
+        try:
+            path = download_weights(name, args.dir)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        info = PUBLISHED_WEIGHTS[name]
+        checked = (
+            "matches the published SHA-256"
+            if info.sha256
+            else f"none published; pinned revision {info.revision[:10]}"
+        )
+        print(f"{name}: {path}")
+        print(f"  size    {path.stat().st_size:,} bytes")
+        print(f"  sha256  {info.sha256 or file_hash(str(path))} ({checked})")
+        paths.append(path)
+    folders = sorted({str(path.parent) for path in paths})
+    print("To use these files (e.g. on machines without network):")
+    print("\n".join(f"  export MNE_NEURORVQ_WEIGHTS={folder}" for folder in folders))
+    return 0
+
+
 def _subjects(text):
     """Parse ``"0-23"`` or ``"1,2,5"`` into a list of int."""
     subjects = []
@@ -104,11 +132,41 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(func=_inspect)
     info = commands.add_parser("sys-info", help="print versions and devices")
     info.set_defaults(func=_sys_info)
+    _add_download(commands)
     _add_benchmark(commands)
     from .training.cli import add_training_commands
 
     add_training_commands(commands)
     return parser
+
+
+def _add_download(commands):
+    from .weights import PUBLISHED_WEIGHTS
+
+    def published(name):
+        if name not in PUBLISHED_WEIGHTS:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not one of {', '.join(PUBLISHED_WEIGHTS)}"
+            )
+        return name
+
+    download = commands.add_parser(
+        "download",
+        help="fetch published weights (pinned, hash-checked) for offline use",
+    )
+    download.add_argument(
+        "names",
+        nargs="*",
+        type=published,
+        default=["neurorvq-eeg-tokenizer-v1", "neurorvq-eeg-foundation-v1"],
+        metavar="NAME",
+        help="published names (default: both EEG files): "
+        + ", ".join(PUBLISHED_WEIGHTS),
+    )
+    download.add_argument(
+        "--dir", help="destination folder (default: the download cache)"
+    )
+    download.set_defaults(func=_download)
 
 
 def _add_benchmark(commands):

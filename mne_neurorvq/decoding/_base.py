@@ -41,7 +41,7 @@ from ..preprocessing import (
     plan_windows,
     prepare_array,
 )
-from ..weights import PUBLISHED_WEIGHTS, published_kind
+from ..weights import PUBLISHED_WEIGHTS, published_kind, published_modality
 from ._training import check_train_params
 
 _UNITS = ("V", "mV", "uV", "µV", "μV")
@@ -460,11 +460,13 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         check_train_params(self.train_params)
         kind = published_kind(self.weights)
         if kind is not None and kind != self._WEIGHTS_KIND:
+            modality = published_modality(self.weights)
+            needed = [
+                w for w in PUBLISHED_WEIGHTS.values() if w.kind == self._WEIGHTS_KIND
+            ]
             expected = sorted(
-                name
-                for name, info in PUBLISHED_WEIGHTS.items()
-                if info.kind == self._WEIGHTS_KIND
-            )
+                w.name for w in needed if w.modality == modality
+            ) or sorted(w.name for w in needed)
             raise ValueError(
                 f"weights={self.weights!r} are published {kind} weights, but "
                 f"{type(self).__name__} needs {self._WEIGHTS_KIND} weights: "
