@@ -122,6 +122,12 @@ def cut_trials(raw, task, event_id=None, *, copy=True, verbose=None) -> mne.Epoc
     task = _as_task(task)
     default = event_id is None
     event_id = task.event_id if default else dict(event_id)
+    descriptions = set(raw.annotations.description)
+    if not descriptions & set(event_id):
+        raise ValueError(
+            f"No annotation of the recording matches {sorted(event_id)}; its "
+            f"descriptions are {sorted(descriptions)}"
+        )
     picks = task_channels(raw, task)
     if not picks:
         raise ValueError(
@@ -137,11 +143,6 @@ def cut_trials(raw, task, event_id=None, *, copy=True, verbose=None) -> mne.Epoc
     events, found = mne.events_from_annotations(
         raw, event_id=event_id, chunk_duration=task.chunk, verbose=verbose
     )
-    if not len(events):
-        raise ValueError(
-            f"No annotation of the recording matches {sorted(event_id)}; its "
-            f"descriptions are {sorted(set(raw.annotations.description))}"
-        )
     names = _names_by_code(task, found, default)
     epochs = mne.Epochs(
         raw,
