@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import re
 import warnings
@@ -78,12 +79,19 @@ def _quiet(loader):
     return wrapper
 
 
-def _progress(items, task, verbose):
-    """One progress bar over subjects for long loads (hidden when quiet)."""
+def _one_at_a_time(items, task, verbose):
+    """Subjects, one at a time, behind a progress bar (hidden when quiet).
+
+    After each subject the garbage collector runs: readers leave reference
+    cycles (the EEGLAB reader's copy of the file's data among them) that
+    would otherwise live on while the next subject is read.
+    """
     from tqdm.auto import tqdm
 
     quiet = logger.level > 20 or len(items) < 2  # 20: logging.INFO
-    return tqdm(items, desc=f"{task}: subjects", unit="subject", disable=quiet)
+    for item in tqdm(items, desc=f"{task}: subjects", unit="subject", disable=quiet):
+        yield item
+        gc.collect()
 
 
 def _root(path):
@@ -232,7 +240,7 @@ def load_eyes_task(subjects=None, *, path=None, max_windows=None, verbose=None):
     """
     trials = _Trials("eyes", max_windows)
     numbers = _subjects("eyes", subjects)
-    for subject in _progress(numbers, "eyes", verbose):
+    for subject in _one_at_a_time(numbers, "eyes", verbose):
         raws = _read_runs(subject, EYES_RUNS, path, verbose)
         for run, raw in zip(EYES_RUNS, raws, strict=True):
             mne.datasets.eegbci.standardize(raw)
@@ -331,7 +339,7 @@ def load_moabb_task(
     shifted = replace(task, tmin=task.tmin - shift, tmax=task.tmax - shift)
     trials = _Trials(name, max_windows)
     numbers = _subjects(name, subjects)
-    for subject in _progress(numbers, name, verbose):
+    for subject in _one_at_a_time(numbers, name, verbose):
         with _moabb_path(dataset.code, path), warnings.catch_warnings():
             warnings.filterwarnings("ignore", _MONTAGE_WARNING, FutureWarning)
             sessions = dataset.get_data(subjects=[subject])[subject]
@@ -459,11 +467,12 @@ def load_memory_task(
     root = data_root(path) / PAVLOV_DATASET
     trials = _Trials("memory", max_windows)
     numbers = _subjects("memory", subjects)
-    for subject in _progress(numbers, "memory", verbose):
+    for subject in _one_at_a_time(numbers, "memory", verbose):
         bids_path = _fetch_pavlov(subject, root, download)
         raw = mne_bids.read_raw_bids(
             bids_path, extra_params=dict(preload=True), verbose=verbose
         )
+        gc.collect()  # the EEGLAB reader's copy of the data, in a reference cycle
         epochs = cut_trials(_pavlov_trials(raw), "memory", copy=False, verbose=verbose)
         del raw
         trials.add(epochs, subject)
@@ -554,7 +563,7 @@ def load_sleep_task(subjects=None, *, path=None, max_windows=None, verbose=None)
     root = _root(path)
     trials = _Trials("sleep", max_windows)
     numbers = _subjects("sleep", subjects)
-    for subject in _progress(numbers, "sleep", verbose):
+    for subject in _one_at_a_time(numbers, "sleep", verbose):
         nights = fetch_data(
             [subject],
             recording=(1, 2),

@@ -136,9 +136,10 @@ def cut_trials(raw, task, event_id=None, *, copy=True, verbose=None) -> mne.Epoc
         )
     raw = raw.copy() if copy else raw
     raw.pick(picks)
-    raw.load_data(verbose=verbose)
     if raw.info["sfreq"] != SFREQ:
+        # a recording not in memory is resampled channel by channel by MNE
         raw.resample(SFREQ, verbose=verbose)
+    raw.load_data(verbose=verbose)
     raw.filter(L_FREQ, H_FREQ, verbose=verbose)
     events, found = mne.events_from_annotations(
         raw, event_id=event_id, chunk_duration=task.chunk, verbose=verbose
