@@ -129,13 +129,22 @@ class _Trials:
         if not self.data:
             raise ValueError(f"No trials found for task {self.task.name!r}")
         codes = np.concatenate(self.codes)
+        # into one array, freeing each recording's trials as they are copied:
+        # the peak is the trials plus one recording's, not twice the trials
+        data = np.empty((len(codes),) + self.data[0].shape[1:])
+        start = 0
+        while self.data:
+            part = self.data.pop(0)
+            data[start : start + len(part)] = part
+            start += len(part)
+            del part
         labels = np.array([self.task.classes[c] for c in codes])
         events = np.column_stack(
             [np.arange(len(codes)) * self.task.n_times, np.zeros_like(codes), codes]
         )
         present = sorted(set(codes.tolist()))
         epochs = mne.EpochsArray(
-            np.concatenate(self.data),
+            data,
             self.info,
             events=events,
             tmin=self.task.tmin,
@@ -292,7 +301,12 @@ def load_moabb_task(
     annotations; each run is then cut with
     :func:`~mne_neurorvq.benchmark.cut_trials`: High Gamma 0-4 s after the
     cue without its 5 non-EEG and 50 non-10-20 channels, KU ERP -0.2 to
-    0.8 s around each stimulus. Subjects are loaded one at a time.
+    0.8 s around each stimulus. Subjects are loaded one at a time (MOABB
+    returns all runs of a subject at once): the peak is about twice a
+    subject's recordings in float64, about 7 GiB for a High Gamma subject
+    (``benchmarks/loader_memory.py``), on top of the trials kept: about 6 GiB
+    for the 14 High Gamma subjects and about 41 GiB for the 54 KU ERP
+    subjects (8,280 trials of 62 x 200 samples each), the largest task.
 
     Parameters
     ----------
@@ -431,9 +445,10 @@ def load_memory_task(
     2 h) is downloaded with openneuro-py when it is not on disk, read with
     mne-bids (``trial_type`` of ``events.tsv`` as annotations) and reduced to
     its 13-digit trials (the first digit's onset is the cue) before the next
-    subject is read. A real subject holds about 3.7 GB in memory while it is
-    processed (63 channels x 2 h at 1000 Hz in float64; see
-    ``benchmarks/loader_memory.py``); the trials kept are 0.2 % of that.
+    subject is read. The peak is about twice the subject's recording in
+    float64: about 7 GiB for a real 2 h subject (measured on stand-ins and
+    scaled, ``benchmarks/loader_memory.py``), whatever the number of subjects;
+    the trials kept are 0.2 % of a recording.
 
     Parameters
     ----------
