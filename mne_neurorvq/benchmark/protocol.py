@@ -232,8 +232,8 @@ TASKS = {
             "-0.2 to 0.8 s around the stimulus",
             "MOABB Lee2019_ERP: 108 MATLAB files (2 sessions of 54 subjects, "
             "offline and online runs, 62 EEG channels at 1000 Hz) from GigaDB "
-            "100542 (ftp.cngb.org) or MOABB's NEMAR mirror nm000323; on the "
-            "order of 100 GB",
+            "100542 (ftp.cngb.org) or MOABB's NEMAR mirror nm000323 (58 h of "
+            "recordings, 38.6 GB there); about 40 GB",
             _LOADERS + "load_moabb_task",
             classes=("nontarget", "target"),
             annotations=(("NonTarget", "nontarget"), ("Target", "target")),
