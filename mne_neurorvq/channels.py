@@ -24,6 +24,7 @@ from mne.utils import _check_option, _validate_type, logger, verbose, warn
 __all__ = [
     "CHANNEL_VOCABULARY",
     "ChannelMatch",
+    "bipolar_active_electrode",
     "clean_channel_name",
     "match_channels",
     "match_info",
@@ -354,3 +355,66 @@ def _read_only_int64(values: list[int]) -> np.ndarray:
     array = np.asarray(values, dtype=np.int64)
     array.setflags(write=False)
     return array
+
+
+# ------------------------------------------------------- bipolar derivations
+
+
+def bipolar_active_electrode(name: str) -> str:
+    """The active (first) electrode of a bipolar channel, e.g. ``'Fpz'``.
+
+    A bipolar derivation ``X-Y`` (``'EEG Fpz-Cz'`` of Sleep-EDF) records the
+    potential of electrode ``X`` against electrode ``Y``. It has no place of
+    its own in the vocabulary, so :func:`clean_channel_name` and
+    :func:`match_channels` never use it. This function is the explicit rule
+    for recordings that only have such channels: call it (and rename the
+    channel) when it is acceptable to treat the derivation as its active
+    electrode ``X``, whose spatial index its tokens then get. Nothing in this
+    package applies it implicitly; the Sleep-EDF loader of
+    :mod:`mne_neurorvq.benchmark` does, and says so.
+
+    The rule: strip the ``EEG`` prefix and BCI2000 dots as
+    :func:`clean_channel_name` does, split the name at its one ``-``, and
+    require both sides to be vocabulary electrodes, not two ear/mastoid
+    electrodes (``'A2-A1'`` is a reference channel, not a derivation of
+    ``A2``).
+
+    Parameters
+    ----------
+    name : str
+        The channel name, e.g. ``'EEG Fpz-Cz'``.
+
+    Returns
+    -------
+    electrode : str
+        The active electrode as spelled in ``name`` (``'Fpz'``); its
+        :func:`clean_channel_name` is in :data:`CHANNEL_VOCABULARY`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a bipolar derivation of two vocabulary electrodes.
+
+    Examples
+    --------
+    >>> bipolar_active_electrode("EEG Fpz-Cz")
+    'Fpz'
+    >>> bipolar_active_electrode("EEG Pz-Oz")
+    'Pz'
+    """
+    _validate_type(name, str, "name")
+    stripped = re.sub(r"^eeg[ _-]+", "", name.strip(), flags=re.IGNORECASE)
+    parts = stripped.rstrip(".").split("-")
+    clean = [part.strip().lower() for part in parts]
+    is_ear_difference = all(part in _EAR_MASTOID_ELECTRODES for part in clean)
+    if (
+        len(parts) != 2
+        or not all(part in _VOCABULARY_INDEX for part in clean)
+        or is_ear_difference
+    ):
+        raise ValueError(
+            f"{name!r} is not a bipolar derivation of two NeuroRVQ vocabulary "
+            "electrodes (expected a name like 'EEG Fpz-Cz'; ear/mastoid "
+            "differences such as 'A2-A1' are reference channels)."
+        )
+    return parts[0].strip()

@@ -6,6 +6,7 @@ from .models import MODELS, BenchmarkSettings, build_model
 from .protocol import TASKS, preprocess_raw
 from .run import format_table, plot_scores, run_benchmark, summarise
 from .splits import make_splits
+from .trials import cut_trials, task_channels
 
 __all__ = [
     "MODELS",
@@ -13,6 +14,7 @@ __all__ = [
     "BenchmarkSettings",
     "LogBandPower",
     "build_model",
+    "cut_trials",
     "format_table",
     "load_task",
     "make_splits",
@@ -20,4 +22,5 @@ __all__ = [
     "preprocess_raw",
     "run_benchmark",
     "summarise",
+    "task_channels",
 ]

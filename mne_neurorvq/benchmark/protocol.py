@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mne
+import numpy as np
 
 #: Sampling rate, band and reference of the protocol.
 SFREQ = 200.0
@@ -37,6 +38,17 @@ def preprocess_raw(raw: mne.io.BaseRaw, verbose=None) -> mne.io.BaseRaw:
     return raw
 
 
+#: High Gamma channels removed before the average reference: the 5 non-EEG
+#: channels and the 50 channels outside the 10-20 system listed by the benchmark.
+HGD_EXCLUDED_CHANNELS = (
+    "EOGh EOGv EMG_RH EMG_LH EMG_RF "
+    "AFF1 AFF2 FFC5h FFC3h FFC4h FFC6h FCC5h FCC3h FCC4h FCC6h CCP5h CCP3h CCP4h "
+    "CCP6h CPP5h CPP3h CPP4h CPP6h PPO1 PPO2 I1 I2 AFp3h AFp4h AFF5h AFF6h FFT7h "
+    "FFC1h FFC2h FFT8h FTT7h FCC1h FCC2h FTT8h CCP1h CCP2h TTP8h TPP7h CPP1h CPP2h "
+    "PPO9h PPO5h PPO6h PPO10h POO9h POO3h POO4h POO10h OI1h OI2h"
+).split()
+
+
 @dataclass(frozen=True)
 class Task:
     """One benchmark task of the protocol.
@@ -50,9 +62,43 @@ class Task:
     epochs : str
         The epoch definition of the protocol.
     source : str
-        Where the data come from (and whether they are local here).
+        What is downloaded: data set, host, approximate size.
     loader : str
         The function that loads it (``module:function``).
+    classes : tuple of str
+        The labels, in the order of the protocol's integer codes (the label
+        ``classes[k]`` has code ``k``).
+    annotations : tuple of (str, str)
+        ``(annotation description, label)``: which annotations of a recording
+        are trials (or, with ``chunk``, spans cut into windows) of which label.
+    tmin, tmax : float
+        The trial window in seconds relative to each event; ``tmax`` is
+        excluded, so a trial has ``(tmax - tmin) * 200`` samples.
+    chunk : float | None
+        None for cue-locked trials (one per annotation onset); else windows of
+        ``chunk`` seconds tiling each annotation (fixed-length windows).
+    exclude : tuple of str
+        Channels removed before the average reference.
+    dataset : str
+        The data set (publication).
+    n_subjects : int | None
+        Subjects of the paper's benchmark (None: not part of it).
+    fold_file : str | None
+        Name of the paper's fold file (``shared/benchmark-splits``), if any.
+    subjects : tuple of int
+        The data set's own subject numbers of the benchmark (the subjects of
+        the fold file), the default of the task's loader.
+    subject_format : str | None
+        How a subject number becomes the fold files' identifier
+        (``subject_format.format(number)``); None: the number itself.
+
+    Examples
+    --------
+    >>> task = TASKS["erp"]
+    >>> task.classes, task.tmin, task.tmax
+    (('nontarget', 'target'), -0.2, 0.8)
+    >>> task.event_id
+    {'NonTarget': 0, 'Target': 1}
     """
 
     name: str
@@ -60,7 +106,65 @@ class Task:
     epochs: str
     source: str
     loader: str
+    classes: tuple[str, ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    tmin: float = 0.0
+    tmax: float = 4.0
+    chunk: float | None = None
+    exclude: tuple[str, ...] = ()
+    dataset: str = ""
+    n_subjects: int | None = None
+    fold_file: str | None = None
+    subjects: tuple[int, ...] = ()
+    subject_format: str | None = None
 
+    @property
+    def event_id(self) -> dict[str, int]:
+        """Annotation description -> the protocol's integer code of its label."""
+        return {desc: self.classes.index(label) for desc, label in self.annotations}
+
+    def subject_id(self, subject):
+        """The fold files' identifier of a subject number (or identifier)."""
+        number = self.subject_number(subject)
+        return (
+            number
+            if self.subject_format is None
+            else self.subject_format.format(number)
+        )
+
+    def subject_number(self, subject) -> int:
+        """The data set's subject number of an identifier (or number)."""
+        if isinstance(subject, str) and self.subject_format is not None:
+            for number in self.subjects:
+                if self.subject_format.format(number) == subject:
+                    return number
+        if isinstance(subject, (int, np.integer)) and not isinstance(subject, bool):
+            if self.subjects and int(subject) not in self.subjects:
+                raise ValueError(
+                    f"Subject {subject} is not a subject of the {self.name!r} "
+                    f"benchmark; expected one of {list(self.subjects)}"
+                )
+            return int(subject)
+        expected = (
+            f"an int or an identifier like {self.subject_id(self.subjects[0])!r}"
+            if self.subjects and self.subject_format
+            else "an int"
+        )
+        raise ValueError(
+            f"Unknown subject {subject!r} for task {self.name!r}: expected {expected}"
+        )
+
+    @property
+    def n_times(self) -> int:
+        """Samples per trial at 200 Hz."""
+        return round((self.tmax - self.tmin) * SFREQ)
+
+
+def _same(*labels):
+    return tuple((label, label) for label in labels)
+
+
+_LOADERS = "mne_neurorvq.benchmark.loaders:"
 
 TASKS = {
     t.name: t
@@ -69,43 +173,122 @@ TASKS = {
             "eegmat",
             "rest vs mental arithmetic (EEGMAT, 36 subjects)",
             "fixed 4 s windows",
-            "PhysioNet eegmat (local folder or download)",
-            "mne_neurorvq.benchmark.loaders:load_eegmat_task",
+            "PhysioNet eegmat 1.0.0 (physionet.org/files/eegmat/1.0.0): 72 EDF "
+            "files, about 190 MB (local folder or download)",
+            _LOADERS + "load_eegmat_task",
+            classes=("rest", "arithmetic"),
+            annotations=_same("rest", "arithmetic"),
+            chunk=4.0,
+            dataset="Zyma et al. 2019, EEG during mental arithmetic",
+            subjects=tuple(range(36)),
         ),
         Task(
             "eyes",
-            "eyes open vs closed (eegmmidb runs 1-2, 109 subjects)",
-            "fixed 4 s windows",
-            "PhysioNet eegmmidb via mne.datasets.eegbci",
-            "mne_neurorvq.benchmark.loaders:load_eyes_task",
+            "eyes open vs closed (eegmmidb runs 1-2, 103 subjects)",
+            "fixed 4 s windows of runs 1 (eyes open) and 2 (eyes closed)",
+            "PhysioNet eegmmidb 1.0.0 (physionet.org/files/eegmmidb/1.0.0) via "
+            "mne.datasets.eegbci: runs 1 and 2 of 103 subjects, 206 EDF files of "
+            "1.3 MB, about 260 MB",
+            _LOADERS + "load_eyes_task",
+            classes=("eyes_closed", "eyes_open"),
+            annotations=_same("eyes_closed", "eyes_open"),
+            chunk=4.0,
+            dataset="Schalk et al. 2004, PhysioNet EEG Motor Movement/Imagery",
+            n_subjects=103,
+            fold_file="eyes.txt",
+            subjects=tuple(
+                s for s in range(1, 110) if s not in (88, 89, 92, 100, 104, 106)
+            ),
+            subject_format="physionet_S{:03d}",
         ),
         Task(
             "motor",
-            "motor imagery/execution (High Gamma dataset, 14 subjects)",
+            "executed movement, 4 classes (High Gamma dataset, 14 subjects)",
             "0-4 s after the cue",
-            "braindecode/MOABB Schirrmeister2017 (download)",
-            "mne_neurorvq.benchmark.loaders:load_moabb_task",
+            "MOABB Schirrmeister2017: 28 EDF files (train and test run of 14 "
+            "subjects, 133 channels at 500 Hz, about 29 h), from GIN "
+            "(web.gin.g-node.org/robintibor/high-gamma-dataset) or MOABB's "
+            "NEMAR mirror nm000172; about 18.5 GB",
+            _LOADERS + "load_moabb_task",
+            classes=("no_action", "left_fist", "right_fist", "both_feet"),
+            annotations=(
+                ("rest", "no_action"),
+                ("left_hand", "left_fist"),
+                ("right_hand", "right_fist"),
+                ("feet", "both_feet"),
+            ),
+            tmin=0.0,
+            tmax=4.0,
+            exclude=tuple(HGD_EXCLUDED_CHANNELS),
+            dataset="Schirrmeister et al. 2017, High-Gamma Dataset",
+            n_subjects=14,
+            fold_file="hgd.txt",
+            subjects=tuple(range(1, 15)),
+            subject_format="highgamma_s{:02d}",
         ),
         Task(
             "erp",
-            "target vs non-target (KU/OpenBMI ERP, 54 subjects)",
+            "target vs non-target (KU/OpenBMI ERP speller, 54 subjects)",
             "-0.2 to 0.8 s around the stimulus",
-            "MOABB Lee2019_ERP (download)",
-            "mne_neurorvq.benchmark.loaders:load_moabb_task",
+            "MOABB Lee2019_ERP: 108 MATLAB files (2 sessions of 54 subjects, "
+            "offline and online runs, 62 EEG channels at 1000 Hz) from GigaDB "
+            "100542 (ftp.cngb.org) or MOABB's NEMAR mirror nm000323 (58 h of "
+            "recordings, 38.6 GB there); about 40 GB",
+            _LOADERS + "load_moabb_task",
+            classes=("nontarget", "target"),
+            annotations=(("NonTarget", "nontarget"), ("Target", "target")),
+            tmin=-0.2,
+            tmax=0.8,
+            dataset="Lee et al. 2019, OpenBMI ERP",
+            n_subjects=54,
+            fold_file="kuerp.txt",
+            subjects=tuple(range(1, 55)),
+            subject_format="{:d}",
         ),
         Task(
             "memory",
-            "memory load (Pavlov 2022, 86 subjects)",
-            "14-18 s after the cue",
-            "OpenNeuro ds003838 (no loader yet)",
-            "mne_neurorvq.benchmark.loaders:load_memory_task",
+            "memory vs control, 13-digit trials (Pavlov 2022, 65 subjects)",
+            "14-18 s after the first digit of each 13-digit sequence",
+            "OpenNeuro ds003838 (openneuro.org, via openneuro-py): the task-memory "
+            "EEG of 65 subjects (EEGLAB .set, 63 channels at 1000 Hz, about 2 h "
+            "and 1.5 GB each), about 100 GB",
+            _LOADERS + "load_memory_task",
+            classes=("control", "memory"),
+            annotations=_same("control", "memory"),
+            tmin=14.0,
+            tmax=18.0,
+            dataset="Pavlov et al. 2022, EEG and pupillometry in the digit span task",
+            n_subjects=65,
+            fold_file="pavlov.txt",
+            subjects=tuple(s for s in range(32, 99) if s not in (37, 66)),
+            subject_format="pavlov_sub-{:03d}",
         ),
         Task(
             "sleep",
-            "sleep stages (Sleep-EDF, 78 subjects)",
-            "30 s epochs",
-            "mne.datasets.sleep_physionet (download)",
-            "mne_neurorvq.benchmark.loaders:load_sleep_task",
+            "sleep stages W, S1-S4, R (Sleep-EDF sleep cassette, 78 subjects)",
+            "30 s epochs; wake only 30 min before and after sleep",
+            "PhysioNet Sleep-EDF Expanded 1.0.0, sleep-cassette "
+            "(physionet.org/physiobank/database/sleep-edfx/sleep-cassette) via "
+            "mne.datasets.sleep_physionet: 153 nights of 78 subjects, a PSG and a "
+            "hypnogram EDF each, about 7 GB",
+            _LOADERS + "load_sleep_task",
+            classes=("W", "S1", "S2", "S3", "S4", "R"),
+            annotations=(
+                ("Sleep stage W", "W"),
+                ("Sleep stage 1", "S1"),
+                ("Sleep stage 2", "S2"),
+                ("Sleep stage 3", "S3"),
+                ("Sleep stage 4", "S4"),
+                ("Sleep stage R", "R"),
+            ),
+            tmin=0.0,
+            tmax=30.0,
+            chunk=30.0,
+            dataset="Kemp et al. 2000, Sleep-EDF Expanded (sleep cassette)",
+            n_subjects=78,
+            fold_file="sleepedf.txt",
+            subjects=tuple(s for s in range(83) if s not in (39, 68, 69, 78, 79)),
+            subject_format="physionet_sleepedf_{:02d}",
         ),
     )
 }

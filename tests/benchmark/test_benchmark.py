@@ -92,9 +92,9 @@ def test_benchmark_runs_and_is_reproducible(data_path, tmp_path):
     assert config["subjects"] == [1, 2] and "self-supervised" in config["weights"]
 
 
-def test_unavailable_tasks_explain_themselves():
-    with pytest.raises(NotImplementedError, match="ds003838"):
-        load_task("memory")
+def test_unavailable_tasks_explain_themselves(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        load_task("memory", [39], path=tmp_path, download=False)
     with pytest.raises(ValueError, match="Unknown task"):
         load_task("nope")
     assert _subjects("0-3,7") == [0, 1, 2, 3, 7]
