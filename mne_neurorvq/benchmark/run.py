@@ -436,7 +436,7 @@ def format_table(summary) -> str:
     >>> print(format_table(summarise(scores)))
     model                       balanced accuracy  folds  fit time
     --------------------------------------------------------------
-    bandpower_lr                    0.650 +- 0.071      2       2 s
+    bandpower_lr                   0.650 +- 0.071      2       2 s
     """
     accuracy = "accuracy" in summary
     paper = "paper" in summary
