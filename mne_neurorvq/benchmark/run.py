@@ -318,7 +318,11 @@ def describe_benchmark(
     else:
         chosen = "all" if subjects is None else ", ".join(map(str, subjects))
         lines.append(f"  subjects: {chosen}")
-        lines.append(f"  folds: {cv} ({n_splits} folds for groupkfold), by subject")
+        splits = {
+            "groupkfold": f"GroupKFold, {n_splits} folds of subjects (seeded shuffle)",
+            "loso": "leave one subject out",
+        }.get(str(cv), f"the splits of {cv}")
+        lines.append(f"  folds: {splits}")
     lines.append("  models:")
     lines += [f"    {name}: {_recipe(name, settings)}" for name in models]
     lines.append(f"  weights: {_weights_line(choice)}")
