@@ -14,11 +14,13 @@ def make_splits(groups, kind="groupkfold", n_splits=10, seed=0):
 
     Parameters
     ----------
-    groups : array-like of int, shape (n_epochs,)
+    groups : array-like of int or str, shape (n_epochs,)
         Subject of every epoch.
-    kind : ``"groupkfold"`` | ``"loso"`` | path
+    kind : ``"groupkfold"`` | ``"loso"`` | path | list of dict
         GroupKFold over subjects (shuffled with ``seed``), leave one subject
-        out, or a JSON file listing ``[{"train": [subjects], "test": [...]}]``.
+        out, or given folds: a list ``[{"train": [subjects], "test": [...]}]``
+        (e.g. :func:`~mne_neurorvq.benchmark.paper_splits`) or a JSON file
+        holding one.
     n_splits : int
         Folds of GroupKFold (at most the number of subjects).
     seed : int
@@ -49,7 +51,7 @@ def make_splits(groups, kind="groupkfold", n_splits=10, seed=0):
         shuffled = np.array([relabel[g] for g in groups])
         splits = list(GroupKFold(n_splits).split(groups, groups=shuffled))
     else:
-        folds = json.loads(Path(kind).read_text())
+        folds = kind if isinstance(kind, list) else json.loads(Path(kind).read_text())
         splits = [
             (
                 np.flatnonzero(np.isin(groups, f["train"])),
@@ -57,9 +59,14 @@ def make_splits(groups, kind="groupkfold", n_splits=10, seed=0):
             )
             for f in folds
         ]
-    for train, test in splits:
+    for i, (train, test) in enumerate(splits):
+        if not (len(train) and len(test)):
+            raise ValueError(
+                f"Fold {i} has {len(train)} training and {len(test)} test epochs: "
+                "its subjects are not among the groups"
+            )
         shared = set(groups[train]) & set(groups[test])
         if shared:
-            shared = sorted(int(s) for s in shared)
+            shared = sorted(s.item() for s in shared)
             raise ValueError(f"Subjects {shared} are in train and test")
     return splits

@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 
 from mne_neurorvq.benchmark import (
-    BenchmarkSettings,
     LogBandPower,
     load_task,
     make_splits,
     preprocess_raw,
-    run_benchmark,
 )
 from mne_neurorvq.cli import _subjects
 from mne_neurorvq.datasets import read_eegmat_raw
@@ -66,30 +64,6 @@ def test_bandpower_features_separate_eyes_closed_alpha(data_path):
     features = LogBandPower().fit_transform(epochs).reshape(len(y), -1, 5)
     alpha = features[..., 2].mean(axis=1)  # mean log alpha power over channels
     assert alpha[y == "eyes_closed"].mean() > alpha[y == "eyes_open"].mean()
-
-
-def test_benchmark_runs_and_is_reproducible(data_path, tmp_path):
-    settings = BenchmarkSettings(epochs=1, ssl_seconds=2, ssl_epochs=1, batch_size=16)
-    kwargs = dict(
-        cv="loso",
-        models=("bandpower_lr", "neurorvq_tokens_lr"),
-        settings=settings,
-        data_path=data_path,
-        max_windows=4,
-        seed=3,
-        verbose=False,
-    )
-    first = run_benchmark("eyes", out_dir=tmp_path / "a", **kwargs)
-    second = run_benchmark("eyes", out_dir=tmp_path / "b", **kwargs)
-    np.testing.assert_array_equal(
-        first["balanced_accuracy"], second["balanced_accuracy"]
-    )
-    assert set(first["model"]) == {"bandpower_lr", "neurorvq_tokens_lr"}
-    assert len(first) == 4  # 2 models x 2 subjects
-    for name in ("scores.csv", "summary.csv", "scores.png", "config.json"):
-        assert (tmp_path / "a" / name).is_file()
-    config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["subjects"] == [1, 2] and "self-supervised" in config["weights"]
 
 
 def test_unavailable_tasks_explain_themselves(tmp_path):
