@@ -212,11 +212,16 @@ def profile_embed(models, x, chans, repeats=3, rows=15):
 
     run = _task(models, "embed", "fp32", x, chans)["ours"]
     run()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(
+        activities=[ProfilerActivity.CPU], record_shapes=True, acc_events=True
+    ) as prof:
         for _ in range(repeats):
             run()
     events = prof.key_averages()
     print(events.table(sort_by="self_cpu_time_total", row_limit=rows))
+    # where the non-matmul time goes, by input shape (copies, norms, ...)
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    print(by_shape.table(sort_by="self_cpu_time_total", row_limit=rows))
     total = sum(e.self_cpu_time_total for e in events)
     ops = sorted(
         (
@@ -309,7 +314,7 @@ def _summary(rows, isa):
     print("\ntargets (issue 15, item 4):")
     for key, target in TARGETS.items():
         if key not in measured:
-            print(f"  {key:<20}   not measured (bf16 skipped, see --bf16)")
+            print(f"  {key:<20} not measured (bf16 skipped, see --bf16)")
             continue
         note = ""
         if key.startswith("embed bf16") and not isa["native_bf16"]:
