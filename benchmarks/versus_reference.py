@@ -17,15 +17,17 @@ level, no chunking); it is NOT the authors' code. The script:
 3. times, in this process, on the same input (64 vocabulary channels x 4 s at
    200 Hz, batch 8) and with the same threads, our ``tokenize`` and ``embed``
    against the baseline's, interleaved (ours, baseline, ours, baseline, ...),
-   and reports medians: tokenize fp32, embed fp32, embed bf16 (autocast). The
-   bf16 ratio is meaningful only on CPUs with native bf16 (``avx512_bf16`` or
-   ``amx_bf16`` in /proc/cpuinfo); the output says which this CPU is.
+   and reports medians: tokenize fp32, embed fp32 and embed bf16 (autocast).
+   bf16 is timed by default only on CPUs with native bf16 (``avx512_bf16`` or
+   ``amx_bf16`` in /proc/cpuinfo), the only ones where its ratio means
+   something (``--bf16 yes`` forces it); the output says which this CPU is.
 
 Usage::
 
     python benchmarks/versus_reference.py            # 10 interleaved repeats
     python benchmarks/versus_reference.py --quick    # 3 repeats
     python benchmarks/versus_reference.py --profile  # + top ops of our embed fp32
+    python benchmarks/versus_reference.py --bf16 yes # bf16 without native bf16
 
 Writes ``benchmarks/results/versus_reference.json``.
 """
