@@ -77,6 +77,15 @@ PUBLISHED_WEIGHTS = {
             "tokenizer",
             "tokenizers",
         ),
+        *(  # other modalities (no published SHA-256 either)
+            PublishedWeights(
+                f"neurorvq-{modality}-tokenizer-v1",
+                f"NeuroRVQ_{modality.upper()}_tokenizer_v1.pt",
+                "tokenizer",
+                "tokenizers",
+            )
+            for modality in ("ecg", "emg", "ppg")
+        ),
         PublishedWeights(
             "neurorvq-eeg-foundation-v1",
             "NeuroRVQ_EEG_foundation_model_v1.pt",
