@@ -252,7 +252,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         except CheckpointError as err:
             raise CheckpointError(
                 f"weights={_describe_weights(weights)} cannot be loaded as a "
-                f"NeuroRVQ {self.modality_.upper()} tokenizer: {err}"
+                f"NeuroRVQ tokenizer ({self.modality_.upper()}): {err}"
             ) from err
 
     def _build_model(self, config: dict):
