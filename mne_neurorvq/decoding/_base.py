@@ -473,10 +473,13 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         check_train_params(self.train_params)
         kind = published_kind(self.weights)
         if kind is not None and kind != self._WEIGHTS_KIND:
-            expected = sorted(
-                name
-                for name, info in PUBLISHED_WEIGHTS.items()
-                if info.kind == self._WEIGHTS_KIND
+            expected = sorted(  # EEG first
+                (
+                    name
+                    for name, info in PUBLISHED_WEIGHTS.items()
+                    if info.kind == self._WEIGHTS_KIND
+                ),
+                key=lambda name: (not name.startswith("neurorvq-eeg"), name),
             )
             raise ValueError(
                 f"weights={self.weights!r} are published {kind} weights, but "

@@ -420,11 +420,12 @@ def find_recordings(inputs: Iterable[str | PathLike]) -> list[Path]:
 
 def _check_tokens(n_channels: int, n_patches: int, max_tokens: int = MAX_TOKENS):
     if n_channels * n_patches > max_tokens:
+        unit = "s" if max_tokens == MAX_TOKENS else "patches"  # EEG: 1 s patches
         raise ValueError(
-            f"{n_channels} channels x {n_patches} patches = "
+            f"{n_channels} channels x {n_patches} {unit} = "
             f"{n_channels * n_patches} tokens per window, more than the model's "
             f"{max_tokens}: use windows of at most {max_tokens // n_channels} "
-            "patches."
+            f"{unit}."
         )
 
 
