@@ -13,7 +13,7 @@ from ..channels import MODALITY_VOCABULARIES, infer_modality
 from ..nn.checkpoints import CheckpointError, load_tokenizer
 from ..nn.config import MODALITIES, TokenizerConfig
 from ..nn.fourier import reconstruct_signal, standardize_per_sample
-from ..nn.tokenizer import DEFAULT_AMPLITUDE_STATS, NeuroRVQTokenizerModel
+from ..nn.tokenizer import AMPLITUDE_STATS, NeuroRVQTokenizerModel
 from ..preprocessing import MODALITY_UNITS
 from ._base import (
     _check_positive_int,
@@ -424,7 +424,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         batch, n_channels = values.shape[:2]
         with self._autocast():
             pred = model.decode(quantized, chan_idx)
-        mean, std = DEFAULT_AMPLITUDE_STATS
+        mean, std = AMPLITUDE_STATS[model.config.modality]
         signal = reconstruct_signal(
             pred.amplitude.float(), pred.sin.float(), pred.cos.float(), mean, std
         )
