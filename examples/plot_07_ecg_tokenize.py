@@ -157,7 +157,7 @@ for label, tokenizer, epochs in (
 # first channel (Fp1).
 
 fig, axes = plt.subplots(2, 1, figsize=(8, 4.5), layout="constrained")
-for ax, (label, (original, recon, sfreq)) in zip(axes, results.items()):
+for ax, (label, (original, recon, sfreq)) in zip(axes, results.items(), strict=True):
     times = np.arange(original.size) / sfreq
     ax.plot(times, original, color="0.6", lw=1.2, label="original")
     ax.plot(times, recon, color="C3", lw=0.8, label="reconstruction")

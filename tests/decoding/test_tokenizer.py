@@ -358,8 +358,12 @@ def test_emg_and_ppg_arrays_are_windowed_by_the_token_budget(parity_multimodal_p
     np.testing.assert_array_equal(
         tokens.reshape(2, 1, 25, 4, 8)[:, :, 17:], last.numpy()
     )
-    with pytest.raises(ValueError, match="recipe"):
-        _tokenizer(ppg.weights, modality="ecg", recipe="authors").fit(x)
+    ecg_weights = str(parity_multimodal_path / "ecg" / "tokenizer_state_dict.pt")
+    ecg = _tokenizer(
+        ecg_weights, modality="ecg", recipe="authors", ch_names=["II"], sfreq=125.0
+    )
+    with pytest.raises(ValueError, match=r"recipe \(for ECG\)"):
+        ecg.fit(x)
 
 
 def test_default_weights_stand_for_the_modalitys_published_file(
