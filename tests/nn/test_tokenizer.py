@@ -147,5 +147,5 @@ def test_other_modalities_tokenize_and_decode(modality):
         out = model(x, chan_idx)
         signal = model.decode_tokens(tokens, chan_idx)
     assert tokens.shape == (2, len(chan_idx), 3, 4, config.n_levels)
-    assert torch.equal(tokens.permute(3, 4, 0, 1, 2).flatten(2), out.tokens)
+    assert torch.equal(tokens.permute(3, 4, 0, 1, 2).flatten(3), out.tokens)
     assert signal.shape == x.shape
