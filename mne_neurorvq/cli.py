@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     parity = commands.add_parser(
         "parity", help="check this implementation against reference tensors"
     )
-    parity.add_argument("directory", help="fixture folder (upstream-parity format)")
+    parity.add_argument(
+        "directory",
+        help="fixture folder: upstream-parity format, or one sub-folder per "
+        "modality (upstream-parity-multimodal)",
+    )
     parity.add_argument("--json", help="also write the comparisons to this file")
     parity.set_defaults(func=_parity)
     inspect = commands.add_parser(

@@ -31,6 +31,7 @@ from scipy import signal
 __all__ = [
     "AUTHORS_NOTCH_FREQS",
     "MAX_TOKENS",
+    "MODALITY_UNITS",
     "MODEL_SFREQ",
     "PATCH_SIZE",
     "PreprocessingSteps",
@@ -42,7 +43,9 @@ __all__ = [
     "crop_to_patches",
     "get_epochs_data_uv",
     "plan_windows",
+    "ppg_authors_filter",
     "prepare_array",
+    "prepare_modality_array",
     "resample_data",
     "scale_to_microvolts",
 ]
@@ -577,6 +580,172 @@ def prepare_array(
         operations=tuple(operations),
     )
     return data_uv.astype(np.float32), steps
+
+
+# ------------------------------------------------------- other modalities
+
+#: Unit of the model input of each modality: EEG in uV; ECG in mV (the
+#: authors feed PTB-XL's raw wfdb signal, in mV); EMG in mV (ASSUMED: the
+#: authors' EMG preprocessing was not recovered); PPG as given (None: no unit
+#: conversion; the authors' PPG example uses BIDMC's normalised PLETH).
+MODALITY_UNITS = {"eeg": "uV", "ecg": "mV", "emg": "mV", "ppg": None}
+#: Band-pass edges (Hz) and Butterworth order of the authors' PPG recipe.
+PPG_L_FREQ = 0.5
+PPG_H_FREQ = 40.0
+PPG_BUTTER_ORDER = 3
+
+
+@verbose
+def ppg_authors_filter(data, sfreq: float, *, verbose=None) -> np.ndarray:
+    """Band-pass PPG with the authors' PPG recipe, at the original rate.
+
+    As the authors' PPG example (BIDMC, 125 Hz): Butterworth of order 3,
+    band-pass from 0.5 Hz to ``min(40, sfreq / 2) - 0.5`` Hz, designed in
+    ``(b, a)`` form and applied forward and backward with
+    ``scipy.signal.filtfilt`` along the last axis. The authors then resample
+    to 100 Hz with ``scipy.signal.resample`` (:func:`prepare_modality_array`
+    with ``recipe="authors"``) and cast to float16 (not done here).
+
+    Parameters
+    ----------
+    data : array-like, shape (..., n_times)
+        The PPG.
+    sfreq : float
+        Sampling rate of ``data`` in Hz.
+    verbose : bool | str | int | None
+        Control verbosity of the logging output (MNE's convention).
+
+    Returns
+    -------
+    filtered : ndarray of float64, shape (..., n_times)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = np.random.default_rng(0).standard_normal((2, 1, 1250))
+    >>> ppg_authors_filter(data, 125.0, verbose=False).shape
+    (2, 1, 1250)
+    """
+    sfreq = _check_sfreq(sfreq, "sfreq")
+    h_freq = min(PPG_H_FREQ, sfreq / 2) - 0.5
+    if h_freq <= PPG_L_FREQ:
+        raise ValueError(f"The PPG band-pass needs sfreq > 2 Hz, got sfreq={sfreq}.")
+    logger.info(f"Authors' PPG recipe: band-pass {PPG_L_FREQ:g}-{h_freq:g} Hz.")
+    b, a = signal.butter(
+        PPG_BUTTER_ORDER, [PPG_L_FREQ, h_freq], btype="bandpass", fs=sfreq
+    )
+    return signal.filtfilt(b, a, np.array(data, dtype=np.float64), axis=-1)
+
+
+@verbose
+def prepare_modality_array(
+    data,
+    sfreq: float,
+    modality: str,
+    target_sfreq: float,
+    *,
+    units: str = "V",
+    recipe: str | None = None,
+    clip: float | None = None,
+    verbose=None,
+) -> tuple[np.ndarray, PreprocessingSteps]:
+    """Bring ECG, EMG or PPG epochs into the model's units and rate.
+
+    ``modality="eeg"`` is :func:`prepare_array`. Otherwise: convert ``units``
+    to the modality's unit (:data:`MODALITY_UNITS`: ECG and EMG in mV; PPG
+    values are used as given and ``units`` is ignored); with
+    ``recipe="authors"`` (PPG only) band-pass with :func:`ppg_authors_filter`
+    and resample with ``scipy.signal.resample`` as the authors do; otherwise
+    resample with :func:`resample_data` (MNE's FFT resampling); then clip to
+    ``+-clip`` in the modality's unit. No other recipe is known for these
+    modalities (the authors' ECG example filters nothing).
+
+    Parameters
+    ----------
+    data : array-like, shape (n_epochs, n_channels, n_times)
+        The data, in ``units``.
+    sfreq : float
+        Sampling rate of ``data`` in Hz.
+    modality : ``"eeg"`` | ``"ecg"`` | ``"emg"`` | ``"ppg"``
+        The signal modality.
+    target_sfreq : float
+        The model's rate (ECG 200, EMG 1000, PPG 100 Hz).
+    units : ``'V'`` | ``'mV'`` | ``'uV'`` | ``'µV'``
+        The unit of ``data``.
+    recipe : None | ``'authors'``
+        Filtering recipe; ``'authors'`` exists for PPG only.
+    clip : float | None
+        Clip limit in the modality's unit, or None.
+    verbose : bool | str | int | None
+        Control verbosity of the logging output (MNE's convention).
+
+    Returns
+    -------
+    data : ndarray of float32, shape (n_epochs, n_channels, n_times_out)
+    steps : PreprocessingSteps
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = 1e-3 * np.random.default_rng(0).standard_normal((2, 3, 1000))
+    >>> out, steps = prepare_modality_array(data, 500.0, "ecg", 200.0, verbose=False)
+    >>> out.shape, steps.operations
+    ((2, 3, 400), ('convert V to mV (x1000)', 'resample 500 Hz -> 200 Hz (FFT)'))
+    """
+    if modality == "eeg":
+        return prepare_array(
+            data,
+            sfreq,
+            units=units,
+            recipe=recipe,
+            clip=clip,
+            target_sfreq=target_sfreq,
+        )
+    _check_option("modality", modality, tuple(MODALITY_UNITS))
+    data = _check_epochs_array(data)
+    sfreq = _check_sfreq(sfreq, "sfreq")
+    target_sfreq = _check_sfreq(target_sfreq, "target_sfreq")
+    recipes = (None, "authors") if modality == "ppg" else (None,)
+    _check_option(f"recipe (for {modality.upper()})", recipe, recipes)
+    model_units = MODALITY_UNITS[modality]
+    operations = []
+    if model_units is None:
+        data = np.array(data, dtype=np.float64)
+        operations.append("values as given (no unit conversion)")
+    else:
+        _check_option("units", units, tuple(_MICROVOLTS_PER_UNIT))
+        factor = _MICROVOLTS_PER_UNIT[units] / _MICROVOLTS_PER_UNIT[model_units]
+        data = np.array(data, dtype=np.float64) * factor
+        operations.append(f"convert {units} to {model_units} (x{factor:g})")
+    if recipe == "authors":
+        data = ppg_authors_filter(data, sfreq)
+        h_freq = min(PPG_H_FREQ, sfreq / 2) - 0.5
+        operations.append(
+            f"band-pass {PPG_L_FREQ:g}-{h_freq:g} Hz (Butterworth order "
+            f"{PPG_BUTTER_ORDER}, filtfilt)"
+        )
+        if not np.isclose(sfreq, target_sfreq):
+            n_out = round(data.shape[-1] * target_sfreq / sfreq)
+            data = signal.resample(data, n_out, axis=-1)
+            operations.append(
+                f"resample {sfreq:g} Hz -> {target_sfreq:g} Hz (scipy.signal.resample)"
+            )
+    else:
+        data = resample_data(data, sfreq, target_sfreq)
+        if not np.isclose(sfreq, target_sfreq):
+            operations.append(f"resample {sfreq:g} Hz -> {target_sfreq:g} Hz (FFT)")
+    if clip is not None:
+        data = clip_amplitude(data, clip)
+        operations.append(f"clip to +-{clip:g} {model_units or '(as given)'}")
+    steps = PreprocessingSteps(
+        recipe=recipe,
+        units="as given" if model_units is None else units,
+        sfreq=sfreq,
+        target_sfreq=target_sfreq,
+        clip=None if clip is None else float(clip),
+        operations=tuple(operations),
+    )
+    return data.astype(np.float32), steps
 
 
 # ---------------------------------------------------------- patches, windows

@@ -42,6 +42,26 @@ def parity_path() -> Path:
     return path
 
 
+#: Default location of the multimodal (ECG, PPG, EMG) reference-parity fixture.
+DEFAULT_PARITY_MULTIMODAL_PATH = DEFAULT_PARITY_PATH.with_name(
+    "upstream-parity-multimodal"
+)
+
+
+@pytest.fixture(scope="session")
+def parity_multimodal_path() -> Path:
+    """Folder of the multimodal parity fixture (``MNE_NEURORVQ_PARITY_MULTIMODAL``)."""
+    path = Path(
+        os.environ.get("MNE_NEURORVQ_PARITY_MULTIMODAL", DEFAULT_PARITY_MULTIMODAL_PATH)
+    ).expanduser()
+    if not (path / "ecg" / "cases.pt").is_file():
+        pytest.skip(
+            f"multimodal parity fixture not found at {path} (set "
+            "MNE_NEURORVQ_PARITY_MULTIMODAL)"
+        )
+    return path
+
+
 @pytest.fixture(scope="session")
 def parity_cases(parity_path):
     """The reference cases (inputs and expected outputs)."""

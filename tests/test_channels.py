@@ -245,3 +245,96 @@ def test_eegmat_unknown_eeg_channels_raise(eegmat_path):
     raw = mne.io.read_raw_edf(eegmat_path, preload=False, verbose=False)
     with pytest.raises(ValueError, match=r"\['EEG A2-A1', 'ECG ECG'\]"):
         match_info(raw.info, on_unknown="raise")
+
+
+# ------------------------------------------------------------ other modalities
+
+
+@pytest.mark.parametrize(
+    ("name", "modality", "clean"),
+    [
+        ("ECG II", "ecg", "ii"),
+        ("Lead II", "ecg", "ii"),
+        ("ECG-V1", "ecg", "v1"),
+        ("EKG_aVR", "ecg", "avr"),
+        ("aVF", "ecg", "avf"),
+        ("III", "ecg", "iii"),
+        ("Frank X", "ecg", "vx"),
+        ("Z", "ecg", "vz"),
+        ("ECG Lead V6", "ecg", "v6"),
+        ("ECG ECG", "ecg", ""),
+        ("EMG1", "emg", "c1"),
+        ("EMG 016", "emg", "c16"),
+        ("ch7", "emg", "c7"),
+        ("PLETH,", "ppg", "ppg_c1"),
+        ("PPG", "ppg", "ppg_c1"),
+        ("EEG Fp1", "eeg", "fp1"),
+    ],
+)
+def test_modality_names_are_cleaned(name, modality, clean):
+    from mne_neurorvq.channels import clean_modality_channel_name
+
+    assert clean_modality_channel_name(name, modality) == clean
+
+
+def test_modality_vocabularies_match_the_fixture(parity_multimodal_path):
+    """The spatial indices equal the reference's ``chan_vocab_idx``."""
+    import json
+
+    import torch
+
+    from mne_neurorvq.channels import MODALITY_VOCABULARIES, match_modality_channels
+
+    for modality in ("ecg", "ppg", "emg"):
+        folder = parity_multimodal_path / modality
+        config = json.loads((folder / "config.json").read_text())
+        vocabulary = MODALITY_VOCABULARIES[modality]
+        assert list(vocabulary) == config["channel_vocabulary"]
+        for case in torch.load(folder / "cases.pt", weights_only=True):
+            match = match_modality_channels(case["ch_names"], None, modality)
+            assert match.vocab_idx.tolist() == case["chan_vocab_idx"].tolist()
+
+
+def test_single_ecg_lead_must_be_named():
+    from mne_neurorvq.channels import match_modality_channels
+
+    names, types = ["EEG Fz", "ECG ECG"], ["eeg", "ecg"]
+    with pytest.raises(ValueError, match=r"'ECG ECG' does not say which lead.*'II'"):
+        match_modality_channels(names, types, "ecg")
+    match = match_modality_channels(names, types, "ecg", mapping={"ECG ECG": "II"})
+    assert match.clean_names == ("ii",) and match.picks.tolist() == [1]
+    with pytest.raises(ValueError, match="not in the data"):
+        match_modality_channels(names, types, "ecg", mapping={"ECG": "II"})
+    # EEG matching leaves the ECG channel out, as before
+    assert match_modality_channels(names, types, "eeg").clean_names == ("fz",)
+
+
+def test_ppg_is_chosen_by_name_or_explicitly():
+    from mne_neurorvq.channels import match_modality_channels
+
+    names, types = ["Pleth", "Resp"], ["misc", "misc"]
+    assert match_modality_channels(names, types, "ppg").ch_names == ("Pleth",)
+    match = match_modality_channels(
+        ["Resp", "sensor"], ["misc", "bio"], "ppg", mapping={"sensor": "ppg_c1"}
+    )
+    assert match.ch_names == ("sensor",)
+    with pytest.raises(ValueError, match="None of the channels matches the PPG"):
+        match_modality_channels(["Resp"], ["misc"], "ppg")
+
+
+def test_modality_is_inferred_or_ambiguity_is_explained():
+    from mne_neurorvq.channels import infer_modality
+
+    eegmat = [*(f"EEG {n}" for n in EEGMAT_SCALP), "ECG ECG"]
+    types = ["eeg"] * 19 + ["ecg"]
+    with pytest.raises(ValueError, match=r"ambiguous.*\['ecg', 'eeg'\]"):
+        infer_modality(eegmat, types)
+    assert infer_modality(eegmat[:-1], types[:-1]) == "eeg"
+    assert infer_modality(["Pleth", "STI"], ["misc", "stim"]) == "ppg"
+    assert infer_modality(["EMG1", "EMG2"], ["emg", "emg"]) == "emg"
+    assert infer_modality(["c1", "c2"], ["eeg", "eeg"]) == "eeg"  # types decide
+    assert infer_modality(["c1", "c12"]) == "emg"  # arrays: names decide
+    with pytest.raises(ValueError, match="ambiguous"):
+        infer_modality(["c1", "c2"])
+    with pytest.raises(ValueError, match="found no EEG, ECG"):
+        infer_modality(["STI"], ["stim"])

@@ -32,14 +32,18 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
-from ..channels import match_channels
+from ..channels import match_channels, match_modality_channels
+from ..nn.checkpoints import CheckpointError
+from ..nn.config import MODALITIES
 from ..preprocessing import (
+    MODALITY_UNITS,
     MODEL_SFREQ,
     PATCH_SIZE,
     PLAUSIBLE_AMPLITUDE_UV,
     crop_to_patches,
     plan_windows,
     prepare_array,
+    prepare_modality_array,
 )
 from ..weights import PUBLISHED_WEIGHTS, published_kind, published_modality
 from ._training import check_train_params
@@ -201,7 +205,7 @@ class _Input:
         for epochs in self.epochs:
             if n_epochs is not None and count >= n_epochs:
                 break
-            data.append(epochs.get_data(picks=picks, units="uV"))
+            data.append(epochs.get_data(picks=picks, units=self.units))
             count += len(data[-1])
         data = data[0] if len(data) == 1 else np.concatenate(data, axis=0)
         if not len(data):
@@ -351,8 +355,8 @@ def _read_array(X, ch_names, sfreq, units) -> _Input:
     )
 
 
-def _match_input(inp: _Input, on_unknown: str):
-    """Match the good channels of ``inp`` to the vocabulary.
+def _match_input(inp: _Input, on_unknown: str, modality="eeg", mapping=None):
+    """Match the good channels of ``inp`` to the vocabulary of ``modality``.
 
     Returns
     -------
@@ -366,7 +370,16 @@ def _match_input(inp: _Input, on_unknown: str):
     ]
     if inp.bads:
         logger.info(f"NeuroRVQ: not using the bad channels {inp.bads}.")
-    match = match_channels(names, types, on_unknown=on_unknown)
+    if modality == "eeg" and not mapping:
+        match = match_channels(names, types, on_unknown=on_unknown)
+    else:  # arrays: every channel is of the modality's type
+        match = match_modality_channels(
+            names,
+            types if inp.from_epochs else None,
+            modality,
+            mapping=mapping,
+            on_unknown=on_unknown,
+        )
     position = {name: i for i, name in enumerate(inp.ch_names)}
     picks = np.array([position[name] for name in match.ch_names], dtype=np.int64)
     return match, picks
@@ -528,24 +541,31 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _fit(self, X, check_amplitude: bool) -> _Input:
         self._check_params()
         inp = _read_input(X, self.ch_names, self.sfreq, self.units)
-        match, picks = _match_input(inp, self.on_unknown)
+        self.modality_ = self._resolve_modality(inp)
+        _set_read_units(inp, self.modality_)
+        match, picks = _match_input(
+            inp, self.on_unknown, self.modality_, getattr(self, "channel_map", None)
+        )
         n_patches = self._check_length(inp)
         # cheap dry run on one epoch to record the preprocessing steps
         one = inp.get_data(picks[:1], n_epochs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _, steps = prepare_array(
+            _, steps = prepare_modality_array(
                 one,
                 inp.sfreq,
+                self.modality_,
+                self._preset.sfreq,
                 units=inp.units,
                 recipe=self.recipe,
                 clip=self.clip,
                 verbose=False,
             )
         if inp.from_epochs:
-            operations = ("read the Epochs in uV (get_data(units='uV'))",)
+            unit = inp.units or "their own unit"
+            operations = (f"read the Epochs in {unit} (get_data(units={inp.units!r}))",)
             steps = replace(steps, operations=operations + steps.operations[1:])
-        if check_amplitude:
+        if check_amplitude and self.modality_ == "eeg":
             data = inp.get_data(picks)
             _check_finite(data, match.ch_names)
             self._check_amplitude(data, inp)
@@ -556,11 +576,20 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
             model = self._train_model(data, np.asarray(match.vocab_idx, np.int64))
         else:
             model = self._load_model()
-        if model.config.patch_size != PATCH_SIZE:
+        if model.config.modality != self.modality_:
+            raise CheckpointError(
+                f"weights={_describe_weights(self.weights)} hold a "
+                f"{model.config.modality.upper()} model, but {type(self).__name__} "
+                f"works on {self.modality_.upper()} here (modality="
+                f"{getattr(self, 'modality', 'eeg')!r})."
+            )
+        preset = self._preset
+        if model.config.patch_size != preset.patch_size:
             raise ValueError(
                 f"weights={_describe_weights(self.weights)} have "
                 f"patch_size={model.config.patch_size}; the estimators need "
-                f"{PATCH_SIZE}-sample patches (1 s at {MODEL_SFREQ:g} Hz)."
+                f"{preset.patch_size}-sample patches ({preset.patch_seconds:g} s at "
+                f"{preset.sfreq:g} Hz) for {self.modality_.upper()}."
             )
         self.ch_names_ = list(match.ch_names)
         self.input_chans_ = np.array(match.vocab_idx, dtype=np.int64)
@@ -578,6 +607,15 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _load_model(self):
         raise NotImplementedError
 
+    def _resolve_modality(self, inp: _Input) -> str:
+        """The modality of this fit (``modality_``): EEG unless overridden."""
+        return "eeg"
+
+    @property
+    def _preset(self):
+        """Sizes and rate of the fitted modality (EEG before fit)."""
+        return MODALITIES[getattr(self, "modality_", "eeg")]
+
     def _train_model(self, data: np.ndarray, chan_idx: np.ndarray):
         """Train the model on prepared epochs (``weights=None``)."""
         raise NotImplementedError
@@ -585,18 +623,19 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _fit_extra(self, inp: _Input, match) -> None:
         """Subclass hook: record estimator-specific fitted attributes."""
 
-    @staticmethod
-    def _check_length(inp: _Input) -> int:
-        """Return the number of patches at 200 Hz, or raise if below one."""
-        n_times_out = round(inp.n_times * MODEL_SFREQ / inp.sfreq)
+    def _check_length(self, inp: _Input) -> int:
+        """Return the number of patches at the model rate, or raise if below one."""
+        preset = self._preset
+        n_times_out = round(inp.n_times * preset.sfreq / inp.sfreq)
         duration = inp.n_times / inp.sfreq
-        if n_times_out < PATCH_SIZE:
+        if n_times_out < preset.patch_size:
             raise ValueError(
-                f"Epochs must last at least 1 s (one {PATCH_SIZE}-sample patch at "
-                f"{MODEL_SFREQ:g} Hz), got {inp.n_times} samples at {inp.sfreq:g} Hz "
-                f"({duration:g} s). Use longer epochs."
+                f"Epochs must last at least {preset.patch_seconds:g} s (one "
+                f"{preset.patch_size}-sample patch at {preset.sfreq:g} Hz), got "
+                f"{inp.n_times} samples at {inp.sfreq:g} Hz ({duration:g} s). Use "
+                "longer epochs."
             )
-        return n_times_out // PATCH_SIZE
+        return n_times_out // preset.patch_size
 
     def _check_amplitude(self, data: np.ndarray, inp: _Input) -> None:
         """Warn when the amplitudes do not look like EEG in the assumed unit."""
@@ -632,6 +671,7 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _read_for_transform(self, X) -> _Input:
         self._check_is_fitted()
         inp = _read_input(X, self.ch_names, self.sfreq, self.units)
+        _set_read_units(inp, self.modality_)
         if len(inp.ch_names) != self.n_features_in_:
             raise ValueError(
                 f"X has {len(inp.ch_names)} features, but {type(self).__name__} is "
@@ -671,6 +711,18 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
 
     def _prepare(self, data: np.ndarray, inp: _Input) -> np.ndarray:
         """Unit conversion, recipe, resampling, clip, crop to whole patches."""
+        preset = self._preset
+        if preset.name != "eeg":
+            data, _ = prepare_modality_array(
+                data,
+                inp.sfreq,
+                preset.name,
+                preset.sfreq,
+                units=inp.units,
+                recipe=self.recipe,
+                clip=self.clip,
+            )
+            return crop_to_patches(data, preset.patch_size)[0]
         with warnings.catch_warnings():
             if inp.from_epochs:
                 # rephrased below: the 'units' advice does not apply to Epochs
@@ -722,21 +774,26 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
             One output per window, in window order, each with B rows.
         """
         batch, n_channels, n_times = data.shape
-        windows = plan_windows(n_channels, n_times // PATCH_SIZE, self._max_tokens)
+        size = self._patch_size
+        windows = plan_windows(n_channels, n_times // size, self._max_tokens)
         groups = {}
         for index, (start, stop) in enumerate(windows):
             groups.setdefault(stop - start, []).append(index)
         outputs = [None] * len(windows)
         for indices in groups.values():
             chunks = [
-                data[:, :, windows[i][0] * PATCH_SIZE : windows[i][1] * PATCH_SIZE]
-                for i in indices
+                data[:, :, windows[i][0] * size : windows[i][1] * size] for i in indices
             ]
             x = torch.from_numpy(np.ascontiguousarray(np.concatenate(chunks)))
             result = function(x.to(self.device_, torch.float32))
             for position, index in enumerate(indices):
                 outputs[index] = result[position * batch : (position + 1) * batch]
         return outputs
+
+    @property
+    def _patch_size(self) -> int:
+        """Samples per patch of the loaded model (200 when published EEG)."""
+        return self.model_.config.patch_size
 
     @property
     def _max_tokens(self) -> int:
@@ -808,11 +865,17 @@ def _weighted_mean(outputs: list, weights: np.ndarray) -> torch.Tensor:
     return total / math.fsum(weights)
 
 
-def _used_info(info: Info, picks) -> Info:
-    """``info`` reduced to ``picks``, at the model rate (200 Hz)."""
+def _used_info(info: Info, picks, sfreq: float = MODEL_SFREQ) -> Info:
+    """``info`` reduced to ``picks``, at the model rate (EEG: 200 Hz)."""
     used = pick_info(info, picks, verbose=False)
     with used._unlock():
-        used["sfreq"] = MODEL_SFREQ
-        if used["lowpass"] is None or used["lowpass"] > MODEL_SFREQ / 2:
-            used["lowpass"] = MODEL_SFREQ / 2
+        used["sfreq"] = sfreq
+        if used["lowpass"] is None or used["lowpass"] > sfreq / 2:
+            used["lowpass"] = sfreq / 2
     return used
+
+
+def _set_read_units(inp: _Input, modality: str) -> None:
+    """Epochs are read in the modality's unit (EEG uV, ECG/EMG mV, PPG as is)."""
+    if inp.from_epochs:
+        inp.units = MODALITY_UNITS[modality]

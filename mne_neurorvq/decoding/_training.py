@@ -33,12 +33,28 @@ DEFAULT_TRAIN_PARAMS = {
 DEFAULT_PRESET = "small"
 
 
-def _dataset(data: np.ndarray, chan_idx: np.ndarray):
+def _dataset(
+    data: np.ndarray,
+    chan_idx: np.ndarray,
+    patch_size: int = PATCH_SIZE,
+    max_tokens: int = MAX_TOKENS,
+):
     from ..training import WindowDataset
 
     n_channels, n_times = data.shape[1:]
-    seconds = min(n_times // PATCH_SIZE, MAX_TOKENS // n_channels)
-    return WindowDataset.from_arrays(data, chan_idx=chan_idx, seconds=seconds)
+    n_patches = min(n_times // patch_size, max_tokens // n_channels)
+    if (patch_size, max_tokens) == (PATCH_SIZE, MAX_TOKENS):
+        return WindowDataset.from_arrays(data, chan_idx=chan_idx, seconds=n_patches)
+    # other modalities: windows of n_patches patches, as prepared
+    length = n_patches * patch_size
+    n_windows = n_times // length
+    windows = data[..., : n_windows * length].reshape(
+        data.shape[0], n_channels, n_windows, length
+    )
+    windows = windows.transpose(0, 2, 1, 3).reshape(-1, n_channels, length)
+    return WindowDataset(
+        [(windows, chan_idx)], patch_size=patch_size, max_tokens=max_tokens
+    )
 
 
 def _trainer_kwargs(train_params, random_state, verbose):
@@ -54,10 +70,16 @@ def _fit(task, data, chan_idx, train_params, device, random_state, verbose):
     """Train ``task`` on the epochs in a temporary folder; the fit result."""
     from ..training import Trainer
 
+    config = getattr(task, "config", None)
+    sizes = (
+        {}
+        if config is None or config.modality == "eeg"
+        else dict(patch_size=config.patch_size, max_tokens=config.n_patches)
+    )
     with tempfile.TemporaryDirectory(prefix=f"neurorvq-{task.name}-") as out:
         return Trainer(
             task,
-            _dataset(data, chan_idx),
+            _dataset(data, chan_idx, **sizes),
             out,
             device=device,
             **_trainer_kwargs(train_params, random_state, verbose),
@@ -65,15 +87,23 @@ def _fit(task, data, chan_idx, train_params, device, random_state, verbose):
 
 
 def train_tokenizer(
-    data, chan_idx, config, train_params, device, random_state, verbose
+    data,
+    chan_idx,
+    config,
+    train_params,
+    device,
+    random_state,
+    verbose,
+    modality="eeg",
 ):
-    """Train a tokenizer on prepared epochs (float32 uV at 200 Hz).
+    """Train a tokenizer on prepared epochs (float32, the modality's unit/rate).
 
     Returns the model in eval mode on ``device``.
     """
     from ..training import TokenizerTraining, tokenizer_preset
 
-    config = tokenizer_preset(DEFAULT_PRESET) if config is None else config
+    if config is None:
+        config = tokenizer_preset(DEFAULT_PRESET, modality=modality)
     task = TokenizerTraining(config)
     result = _fit(task, data, chan_idx, train_params, device, random_state, verbose)
     return result.model.to(device).eval()

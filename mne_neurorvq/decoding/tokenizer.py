@@ -9,12 +9,12 @@ from mne.utils import _check_option, _validate_type
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..channels import CHANNEL_VOCABULARY
+from ..channels import MODALITY_VOCABULARIES, infer_modality
 from ..nn.checkpoints import CheckpointError, load_tokenizer
-from ..nn.config import TokenizerConfig
+from ..nn.config import MODALITIES, TokenizerConfig
 from ..nn.fourier import reconstruct_signal, standardize_per_sample
-from ..nn.tokenizer import DEFAULT_AMPLITUDE_STATS, NeuroRVQTokenizerModel
-from ..preprocessing import PATCH_SIZE
+from ..nn.tokenizer import AMPLITUDE_STATS, NeuroRVQTokenizerModel
+from ..preprocessing import MODALITY_UNITS
 from ._base import (
     _check_positive_int,
     _describe_weights,
@@ -28,6 +28,11 @@ from ._training import train_tokenizer
 __all__ = ["NeuroRVQTokenizer", "TokenHistogram"]
 
 _OUTPUTS = ("indices", "codes")
+_MODALITIES = ("auto", *MODALITIES)
+#: The default ``weights``: stands for the published tokenizer of the modality.
+_DEFAULT_WEIGHTS = "neurorvq-eeg-tokenizer-v1"
+#: Volts per unit of the model input, for the data of ``inverse_transform``.
+_VOLTS_PER_UNIT = {"uV": 1e-6, "mV": 1e-3, None: 1.0}
 
 
 @_fill_doc
@@ -46,7 +51,27 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     Parameters
     ----------
     %(weights)s
-        Default: the published EEG tokenizer.
+        Default: the published tokenizer of the modality
+        (``"neurorvq-eeg-tokenizer-v1"``; with another modality this default
+        stands for ``"neurorvq-{ecg,emg,ppg}-tokenizer-v1"``). A checkpoint of
+        another modality than ``modality`` is refused.
+    modality : ``"eeg"`` | ``"ecg"`` | ``"emg"`` | ``"ppg"`` | ``"auto"``
+        The signal the tokenizer is for; one modality per estimator. Each
+        has its own channel vocabulary, rate, patch and token budget (see
+        :data:`mne_neurorvq.nn.config.MODALITIES`): EEG 1 s patches at
+        200 Hz, at most 256 tokens per sample; ECG 0.2 s at 200 Hz, 600
+        tokens; EMG 0.2 s at 1000 Hz, 256 tokens, 16 levels; PPG 0.8 s at
+        100 Hz, 12 tokens, one channel (``ppg_c1``). ``"auto"`` decides in
+        :meth:`fit` (``modality_``) from the channel types of Epochs (the only
+        one of ``eeg``, ``ecg``, ``emg``, or ``bio``/``misc`` channels named
+        like PPG) or from the channel names of arrays; several is an error
+        asking for ``modality=``. Only the channels of the modality are used
+        (see :func:`mne_neurorvq.channels.match_modality_channels`).
+    channel_map : dict of str to str | None
+        Vocabulary names of some channels, by original name, e.g.
+        ``{"ECG ECG": "II"}`` for a single ECG lead named only "ECG" (which is
+        otherwise an error: the tokenizer needs to know the lead), or
+        ``{"Pleth": "ppg_c1"}``. Renaming the channels does the same.
     output : ``"indices"`` | ``"codes"``
         What :meth:`transform` returns: the token indices (int64, shape
         ``(n_epochs, n_channels * n_patches * S * L)``) or the quantised code
@@ -62,6 +87,10 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     %(sfreq)s
     %(units)s
     %(recipe)s
+        For other modalities than EEG: None (resample only) or, for PPG,
+        ``"authors"`` (the authors' Butterworth band-pass 0.5 to
+        ``min(40, sfreq / 2) - 0.5`` Hz, then ``scipy.signal.resample``); see
+        :func:`mne_neurorvq.preprocessing.prepare_modality_array`.
     %(clip)s
     %(on_unknown)s
     %(device)s
@@ -74,11 +103,13 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     Attributes
     ----------
     %(fit_attributes)s
+    modality_ : str
+        The modality used (``modality``, or the one ``"auto"`` found).
     n_tokens_ : int
         Number of output columns of :meth:`transform`.
     info_ : mne.Info | None
         When fitted on Epochs: their info reduced to the used channels, at
-        200 Hz (used by :meth:`inverse_transform`); None for arrays.
+        the model rate (used by :meth:`inverse_transform`); None for arrays.
 
     See Also
     --------
@@ -87,6 +118,10 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
     Notes
     -----
+    Other modalities read Epochs in their model unit (ECG and EMG in mV, PPG
+    values as stored) and arrays in ``units`` (ignored for PPG); no amplitude
+    check is made for them.
+
     Output columns are ordered channel, patch, scale, then level (C order of
     an array of shape ``(n_channels, n_patches, S, L)``); see
     :meth:`get_feature_names_out` (e.g. ``"cz_p0_s1_q1"``: channel ``cz``,
@@ -110,14 +145,23 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         >>> tokenizer = NeuroRVQTokenizer(
         ...     ch_names=["Fp1", "Cz", "O1"], sfreq=250.0, units="V"
         ... )  # doctest: +SKIP
+
+    The ECG channel of a recording, named by its lead::
+
+        >>> ecg = epochs.copy().pick("ecg").rename_channels({"ECG ECG": "II"})
+        ... # doctest: +SKIP
+        >>> tokens = NeuroRVQTokenizer(modality="auto").fit_transform(ecg)
+        ... # doctest: +SKIP
     """
 
     _WEIGHTS_KIND = "tokenizer"
 
     def __init__(
         self,
-        weights="neurorvq-eeg-tokenizer-v1",
+        weights=_DEFAULT_WEIGHTS,
         *,
+        modality="eeg",
+        channel_map=None,
         output="indices",
         ch_names=None,
         sfreq=None,
@@ -134,6 +178,8 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         random_state=None,
     ):
         self.weights = weights
+        self.modality = modality
+        self.channel_map = channel_map
         self.output = output
         self.ch_names = ch_names
         self.sfreq = sfreq
@@ -153,11 +199,41 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     def _check_params(self) -> None:
         super()._check_params()
         _check_option("output", self.output, _OUTPUTS)
+        _check_option("modality", self.modality, _MODALITIES)
+        _validate_type(
+            self.channel_map, (dict, None), "channel_map", "dict of str to str or None"
+        )
+
+    def _resolve_modality(self, inp) -> str:
+        if self.modality != "auto":
+            return self.modality
+        names = [n for n in inp.ch_names if n not in inp.bads]
+        types = [
+            t
+            for n, t in zip(inp.ch_names, inp.ch_types, strict=True)
+            if n not in inp.bads
+        ]
+        for name, target in (self.channel_map or {}).items():
+            if name in names:  # explicitly mapped channels count by their target
+                names[names.index(name)] = target
+        return infer_modality(names, types if inp.from_epochs else None)
+
+    def _weights_source(self):
+        """``weights``, the default standing for the modality's published one."""
+        if self.weights == _DEFAULT_WEIGHTS and self.modality_ != "eeg":
+            return f"neurorvq-{self.modality_}-tokenizer-v1"
+        return self.weights
 
     def _train_model(self, data, chan_idx):
         _validate_type(
             self.config, (TokenizerConfig, None), "config", "TokenizerConfig or None"
         )
+        if self.config is not None and self.config.modality != self.modality_:
+            raise ValueError(
+                f"config is for {self.config.modality.upper()} but the tokenizer "
+                f"works on {self.modality_.upper()}: use "
+                f"TokenizerConfig.for_modality({self.modality_!r}, ...)."
+            )
         return train_tokenizer(
             data,
             chan_idx,
@@ -166,15 +242,17 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
             self.device_,
             self.random_state,
             self.verbose,
+            modality=self.modality_,
         )
 
     def _load_model(self):
+        weights = self._weights_source()
         try:
-            return load_tokenizer(self.weights, device=self.device_)
+            return load_tokenizer(weights, device=self.device_, modality=self.modality_)
         except CheckpointError as err:
             raise CheckpointError(
-                f"weights={_describe_weights(self.weights)} cannot be loaded as a "
-                f"NeuroRVQ tokenizer: {err}"
+                f"weights={_describe_weights(weights)} cannot be loaded as a "
+                f"NeuroRVQ tokenizer ({self.modality_.upper()}): {err}"
             ) from err
 
     def _build_model(self, config: dict):
@@ -186,7 +264,9 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
             config.n_levels if self.output == "indices" else config.code_dim
         )
         self.n_tokens_ = len(self.picks_) * self.n_patches_ * per_patch
-        self.info_ = _used_info(inp.info, self.picks_) if inp.from_epochs else None
+        self.info_ = (
+            _used_info(inp.info, self.picks_, config.sfreq) if inp.from_epochs else None
+        )
 
     # ------------------------------------------------------------ transform
     @_fill_doc
@@ -210,7 +290,8 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
             if n_patches != self.n_patches_:
                 raise ValueError(
                     f"{type(self).__name__} was fitted on epochs of "
-                    f"{self.n_patches_} patches ({self.n_patches_} s at 200 Hz, "
+                    f"{self.n_patches_} patches ({self.n_patches_} x "
+                    f"{self._preset.patch_seconds:g} s at {self._preset.sfreq:g} Hz, "
                     f"{self.n_tokens_} output columns), but X has epochs of "
                     f"{n_patches} patches. Use epochs of the same length, or fit "
                     "again."
@@ -268,13 +349,14 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
         Returns
         -------
-        reconstructed : mne.EpochsArray | ndarray of float32, shape (n_epochs, n_channels, n_patches * 200)
-            The reconstruction at 200 Hz, of the used channels (``ch_names_``).
-            When the tokenizer was fitted on Epochs, an :class:`mne.EpochsArray`
-            whose info is ``info_``; its data, in volts as always in MNE, are
-            the standardised values times 1e-6, so that
-            ``get_data(units="uV")`` gives the standardised values. Otherwise
-            an array of the standardised values.
+        reconstructed : mne.EpochsArray | ndarray of float32, shape (n_epochs, n_channels, n_patches * patch_size)
+            The reconstruction at the model rate (EEG 200 Hz), of the used
+            channels (``ch_names_``). When the tokenizer was fitted on Epochs,
+            an :class:`mne.EpochsArray` whose info is ``info_`` (same channel
+            types); its data are the standardised values in the model unit, in
+            MNE's SI units: times 1e-6 for EEG, so that ``get_data(units="uV")``
+            gives the standardised values (ECG, EMG: times 1e-3, ``"mV"``;
+            PPG: as they are). Otherwise an array of the standardised values.
 
         Examples
         --------
@@ -286,9 +368,8 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         with _log_level(self.verbose):
             maps = self._check_inverse_input(X)
             n_epochs, n_channels = maps.shape[:2]
-            out = np.empty(
-                (n_epochs, n_channels, self.n_patches_ * PATCH_SIZE), np.float32
-            )
+            size = self._patch_size
+            out = np.empty((n_epochs, n_channels, self.n_patches_ * size), np.float32)
             chan_idx = self._chan_idx()
             with torch.inference_mode():
                 for batch in self._batches(n_epochs, "reconstructing"):
@@ -297,11 +378,12 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
                             np.ascontiguousarray(maps[batch, :, start:stop])
                         ).to(self.device_)
                         signal = self._decode(values, chan_idx)
-                        span = slice(start * PATCH_SIZE, stop * PATCH_SIZE)
+                        span = slice(start * size, stop * size)
                         out[batch, :, span] = signal.cpu().numpy()
         if self.info_ is None:
             return out
-        return EpochsArray(out.astype(np.float64) * 1e-6, self.info_, verbose=False)
+        scale = _VOLTS_PER_UNIT[MODALITY_UNITS[self._preset.name]]
+        return EpochsArray(out.astype(np.float64) * scale, self.info_, verbose=False)
 
     def _check_inverse_input(self, X) -> np.ndarray:
         config = self.model_.config
@@ -342,7 +424,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         batch, n_channels = values.shape[:2]
         with self._autocast():
             pred = model.decode(quantized, chan_idx)
-        mean, std = DEFAULT_AMPLITUDE_STATS
+        mean, std = AMPLITUDE_STATS[model.config.modality]
         signal = reconstruct_signal(
             pred.amplitude.float(), pred.sin.float(), pred.cos.float(), mean, std
         )
@@ -356,7 +438,8 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         ``"{channel}_p{patch}_s{scale}_q{level}"`` for token indices, e.g.
         ``"cz_p0_s1_q1"`` (patches counted from 0, scales and levels from 1);
         ``"{channel}_p{patch}_s{scale}_c{k}"`` for code vectors. Channels are
-        named by their NeuroRVQ vocabulary name.
+        named by their vocabulary name in the modality (``"ii_p0_s1_q1"`` for
+        ECG lead II; EMG has levels ``q1`` to ``q16``).
 
         Parameters
         ----------
@@ -382,8 +465,9 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
                 for s in range(1, config.n_scales + 1)
                 for k in range(config.code_dim)
             ]
+        vocabulary = MODALITY_VOCABULARIES[self._preset.name]
         names = [
-            f"{CHANNEL_VOCABULARY[index]}_p{patch}_{suffix}"
+            f"{vocabulary[index]}_p{patch}_{suffix}"
             for index in self.input_chans_
             for patch in range(self.n_patches_)
             for suffix in inner

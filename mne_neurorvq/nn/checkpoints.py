@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from mne.utils import logger
 
-from .config import FoundationConfig, TokenizerConfig
+from .config import MODALITIES, FoundationConfig, TokenizerConfig
 from .foundation import NeuroRVQFoundation
 from .tokenizer import NeuroRVQTokenizerModel
 
@@ -134,20 +134,99 @@ def _shared_config(state, prefix) -> dict:
     conv_out = _shape(state, f"{prefix}patch_embed.conv1_1.weight")[0]
     head_dim = _shape(state, f"{prefix}blocks.0.attn.q_norm.weight")[0]
     hidden = _shape(state, f"{prefix}blocks.0.mlp.fc1.weight")[0]
+    n_scales = _count(state, rf"^{re.escape(prefix)}patch_embed\.conv1_(\d+)\.")
+    kernels = {
+        f"stage{stage}_kernels": tuple(
+            _shape(state, f"{prefix}patch_embed.conv{stage}_{s}.weight")[-1]
+            for s in range(1, n_scales + 1)
+        )
+        for stage in (1, 2)
+    }
+    n_electrodes = _shape(state, f"{prefix}pos_embed")[0] - 1
     return dict(
         embed_dim=embed_dim,
-        n_electrodes=_shape(state, f"{prefix}pos_embed")[0] - 1,
+        n_electrodes=n_electrodes,
         n_patches=_shape(state, f"{prefix}time_embed")[0],
         conv_channels=conv_out,
         patch_size=embed_dim * 8 // conv_out,
         num_heads=embed_dim // head_dim,
         mlp_ratio=hidden / embed_dim,
-        n_scales=_count(state, rf"^{re.escape(prefix)}patch_embed\.conv1_(\d+)\."),
+        n_scales=n_scales,
+        modality=_modality_of(n_electrodes, kernels),
+        **kernels,
     )
 
 
-def infer_tokenizer_config(state: Mapping[str, torch.Tensor]) -> TokenizerConfig:
+def _modality_of(n_electrodes: int, kernels: dict) -> str:
+    """The modality whose channel vocabulary has ``n_electrodes`` names.
+
+    The vocabulary sizes of the presets differ (EEG 104, ECG 15, EMG 16,
+    PPG 1), so the rows of ``pos_embed`` name the modality; the kernels read
+    from the file are kept as they are.
+    """
+    for name, preset in MODALITIES.items():
+        if preset.vocabulary_size == n_electrodes:
+            return name
+    known = ", ".join(
+        f"{name} {preset.vocabulary_size + 1}" for name, preset in MODALITIES.items()
+    )
+    raise CheckpointError(
+        f"Cannot infer the modality: pos_embed has {n_electrodes + 1} rows (a "
+        f"vocabulary of {n_electrodes} channels), but the modalities have {known} "
+        f"rows (conv kernels in the file: {kernels})"
+    )
+
+
+def _describe(config) -> str:
+    return (
+        f"{config.modality.upper()} (pos_embed {config.n_electrodes + 1} rows, "
+        f"patch size {config.patch_size}, {config.n_patches} temporal positions, "
+        f"conv kernels {config.stage1_kernels} / {config.stage2_kernels}, "
+        f"{config.n_levels} levels)"
+    )
+
+
+def check_modality(config, modality: str | None) -> None:
+    """Raise :class:`CheckpointError` unless ``config`` is of ``modality``.
+
+    Parameters
+    ----------
+    config : TokenizerConfig | FoundationConfig
+        The configuration of a checkpoint (e.g. inferred from its shapes).
+    modality : str | None
+        The modality asked for; None accepts any.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import TokenizerConfig
+    >>> check_modality(TokenizerConfig.tiny(), "eeg")
+    >>> check_modality(TokenizerConfig.tiny(), "ecg")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mne_neurorvq.nn.checkpoints.CheckpointError: The checkpoint holds ... EEG ...
+    """
+    if modality is None or config.modality == modality:
+        return
+    if modality not in MODALITIES:
+        raise ValueError(
+            f"modality must be one of {sorted(MODALITIES)} or None, got {modality!r}"
+        )
+    wanted = type(config).for_modality(modality)
+    raise CheckpointError(
+        f"The checkpoint holds a model for {_describe(config)}, but "
+        f"modality={modality!r} needs {_describe(wanted)}"
+    )
+
+
+def infer_tokenizer_config(
+    state: Mapping[str, torch.Tensor], modality: str | None = None
+) -> TokenizerConfig:
     """Infer a :class:`TokenizerConfig` from the tensors' shapes.
+
+    The modality comes from the rows of ``pos_embed`` (the size of its channel
+    vocabulary), the kernels from the convolutions' widths and the levels from
+    the quantiser keys. With ``modality`` given, a checkpoint of another
+    modality raises a :class:`CheckpointError` naming the difference.
 
     Examples
     --------
@@ -158,7 +237,7 @@ def infer_tokenizer_config(state: Mapping[str, torch.Tensor]) -> TokenizerConfig
     """
     shared = _shared_config(state, "encoder.")
     n_code, code_dim = _shape(state, "quantize_1.layers.0.embedding.weight")
-    return TokenizerConfig(
+    config = TokenizerConfig(
         **shared,
         encoder_depth=_count(state, r"^encoder\.blocks\.(\d+)\."),
         decoder_depth=_count(state, r"^decoder\.blocks\.(\d+)\."),
@@ -167,6 +246,8 @@ def infer_tokenizer_config(state: Mapping[str, torch.Tensor]) -> TokenizerConfig
         n_levels=_count(state, r"^quantize_1\.layers\.(\d+)\."),
         init_values=1e-5 if "encoder.blocks.0.gamma_1" in state else 0.0,
     )
+    check_modality(config, modality)
+    return config
 
 
 def infer_foundation_config(
@@ -253,8 +334,13 @@ def check_state_dict(
         )
 
 
-def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> dict:
+def load_tokenizer_state_dict(
+    source, config: TokenizerConfig | None = None, modality: str | None = None
+) -> dict:
     """Read a tokenizer state dict and check it against ``config`` (or inferred).
+
+    ``modality`` (``"eeg"``, ``"ecg"``, ``"ppg"``, ``"emg"``) refuses a
+    checkpoint of another modality with a message naming the difference.
 
     Examples
     --------
@@ -264,7 +350,10 @@ def load_tokenizer_state_dict(source, config: TokenizerConfig | None = None) -> 
     True
     """
     state = read_state_dict(source)
-    config = infer_tokenizer_config(state) if config is None else config
+    if config is None:
+        config = infer_tokenizer_config(state, modality)
+    else:
+        check_modality(config, modality)
     expected = _shapes_only(NeuroRVQTokenizerModel, config)
     check_state_dict(state, expected, f"NeuroRVQTokenizerModel({config})")
     return state
@@ -315,7 +404,12 @@ def load_foundation_state_dict(
     return state
 
 
-def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
+def load_tokenizer(
+    source,
+    config: TokenizerConfig | None = None,
+    device="cpu",
+    modality: str | None = None,
+):
     """Build a :class:`NeuroRVQTokenizerModel` from a checkpoint, in eval mode.
 
     Parameters
@@ -326,6 +420,10 @@ def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
         Expected configuration; inferred from the tensors' shapes when None.
     device : str | torch.device
         Where to put the model.
+    modality : str | None
+        Expected modality (``"eeg"``, ``"ecg"``, ``"ppg"``, ``"emg"``); a
+        checkpoint of another one raises a :class:`CheckpointError` naming
+        the difference. None accepts any.
 
     Examples
     --------
@@ -342,8 +440,9 @@ def load_tokenizer(source, config: TokenizerConfig | None = None, device="cpu"):
     """
     from_file = not isinstance(source, Mapping)
     state = read_state_dict(source)
-    config = infer_tokenizer_config(state) if config is None else config
-    state = load_tokenizer_state_dict(state, config)
+    if config is None:
+        config = infer_tokenizer_config(state, modality)
+    state = load_tokenizer_state_dict(state, config, modality)
     if from_file:
         # the tensors just read become the parameters (no second copy); those
         # of a caller's state dict are copied, so that training the model

@@ -14,6 +14,109 @@ POOL_WIDTHS = (2, 4)
 
 
 @dataclass(frozen=True)
+class ModalityPreset:
+    """What the authors' code fixes for one signal modality.
+
+    The four published tokenizers (EEG, ECG, PPG, EMG) share one architecture;
+    they differ in the values below, hard-coded in each modality's model code
+    and flags (``upstream-parity-multimodal/README.md``). Every convolution is
+    padded by ``kernel // 2`` samples on each side: EMG's even kernels (8, 4)
+    lengthen the sequence by one sample, which the following average pool
+    drops (``nn.AvgPool2d`` floors, as
+    :func:`~mne_neurorvq.nn.temporal_conv.average_pool_time` does).
+
+    Attributes
+    ----------
+    name : str
+        ``"eeg"``, ``"ecg"``, ``"ppg"`` or ``"emg"``.
+    sfreq : float
+        Sampling rate of the model input in Hz.
+    patch_size : int
+        Samples per patch (P; also the model width D with 8 conv channels).
+    n_patches : int
+        Rows of the temporal embedding: the most tokens per sample.
+    n_levels : int
+        Residual quantiser levels per scale (16 for EMG).
+    stage1_kernels, stage2_kernels : tuple of int
+        Kernel widths of the two convolutions of the four temporal branches.
+    vocabulary_size : int
+        Channel names of the modality (``pos_embed`` has one row more); the
+        names are in :data:`mne_neurorvq.channels.MODALITY_VOCABULARIES`.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn.config import MODALITIES
+    >>> MODALITIES["emg"].n_levels, MODALITIES["emg"].stage1_paddings
+    (16, (25, 8, 4, 2))
+    """
+
+    name: str
+    sfreq: float
+    patch_size: int
+    n_patches: int
+    n_levels: int
+    stage1_kernels: tuple[int, ...]
+    stage2_kernels: tuple[int, ...]
+    vocabulary_size: int
+
+    @property
+    def stage1_paddings(self) -> tuple[int, ...]:
+        """Paddings of the first convolutions (``kernel // 2``)."""
+        return tuple(k // 2 for k in self.stage1_kernels)
+
+    @property
+    def stage2_paddings(self) -> tuple[int, ...]:
+        """Paddings of the second convolutions (``kernel // 2``)."""
+        return tuple(k // 2 for k in self.stage2_kernels)
+
+    @property
+    def patch_seconds(self) -> float:
+        """Duration of one patch in seconds."""
+        return self.patch_size / self.sfreq
+
+
+#: The modality presets, by name (``upstream-parity-multimodal/README.md``).
+MODALITIES: dict[str, ModalityPreset] = {
+    preset.name: preset
+    for preset in (
+        ModalityPreset("eeg", 200.0, 200, 256, 8, STAGE1_KERNELS, STAGE2_KERNELS, 104),
+        ModalityPreset("ecg", 200.0, 40, 600, 8, STAGE1_KERNELS, STAGE2_KERNELS, 15),
+        ModalityPreset("ppg", 100.0, 80, 12, 8, (41, 31, 17, 9), (17, 13, 9, 5), 1),
+        ModalityPreset("emg", 1000.0, 200, 256, 16, (51, 17, 8, 5), (25, 9, 4, 3), 16),
+    )
+}
+
+
+def _check_modality(modality) -> ModalityPreset:
+    if modality not in MODALITIES:
+        raise ValueError(
+            f"modality must be one of {sorted(MODALITIES)}, got {modality!r}"
+        )
+    return MODALITIES[modality]
+
+
+def modality_values(modality: str) -> dict:
+    """Configuration fields that a modality fixes (sizes, levels, kernels).
+
+    Examples
+    --------
+    >>> modality_values("ppg")["patch_size"], modality_values("ppg")["n_patches"]
+    (80, 12)
+    """
+    preset = _check_modality(modality)
+    return dict(
+        modality=preset.name,
+        patch_size=preset.patch_size,
+        n_patches=preset.n_patches,
+        n_electrodes=preset.vocabulary_size,
+        embed_dim=preset.patch_size,  # 8 conv channels x P / 8
+        n_levels=preset.n_levels,
+        stage1_kernels=preset.stage1_kernels,
+        stage2_kernels=preset.stage2_kernels,
+    )
+
+
+@dataclass(frozen=True)
 class _BaseConfig:
     """Fields shared by the tokenizer and the foundation model."""
 
@@ -41,6 +144,13 @@ class _BaseConfig:
     drop_path_rate: float = 0.0
     #: Standard deviation scale of the weight initialisation of fresh models.
     init_scale: float = 0.001
+    #: Signal modality (:data:`MODALITIES`): fixes the channel vocabulary and
+    #: the sampling rate; build whole presets with ``for_modality``.
+    modality: str = "eeg"
+    #: Kernel widths of the two convolution stages of the branches (one per
+    #: scale); None: the modality's. Padding is ``kernel // 2``.
+    stage1_kernels: tuple[int, ...] | None = None
+    stage2_kernels: tuple[int, ...] | None = None
 
     def __post_init__(self):
         pool = POOL_WIDTHS[0] * POOL_WIDTHS[1]
@@ -65,6 +175,25 @@ class _BaseConfig:
                 f"n_scales must be between 1 and {len(STAGE1_KERNELS)}, got "
                 f"{self.n_scales}"
             )
+        preset = _check_modality(self.modality)
+        if self.n_electrodes != preset.vocabulary_size:
+            raise ValueError(
+                f"n_electrodes must be {preset.vocabulary_size} for modality "
+                f"{self.modality!r} (its channel vocabulary), got "
+                f"{self.n_electrodes}; use {type(self).__name__}.for_modality("
+                f"{self.modality!r})"
+            )
+        for stage in (1, 2):
+            name = f"stage{stage}_kernels"
+            kernels = getattr(self, name)
+            kernels = getattr(preset, name) if kernels is None else kernels
+            kernels = tuple(int(k) for k in kernels)
+            if len(kernels) < self.n_scales or min(kernels, default=0) < 1:
+                raise ValueError(
+                    f"{name} must give a positive width for each of the "
+                    f"{self.n_scales} scales, got {kernels}"
+                )
+            object.__setattr__(self, name, kernels[: self.n_scales])
         if self.conv_channels % self.conv_groups:
             raise ValueError(
                 f"conv_channels ({self.conv_channels}) must be divisible by "
@@ -73,8 +202,13 @@ class _BaseConfig:
 
     @property
     def sfreq(self) -> float:
-        """Sampling rate (Hz) the model expects: one patch per second."""
-        return float(self.patch_size)
+        """Sampling rate (Hz) the model expects.
+
+        A patch lasts as long as in the modality's preset (EEG: 1 s, so the
+        rate is the patch size; ECG and EMG: 0.2 s; PPG: 0.8 s).
+        """
+        preset = MODALITIES[self.modality]
+        return float(self.patch_size / preset.patch_seconds)
 
     @property
     def head_dim(self) -> int:
@@ -85,6 +219,19 @@ class _BaseConfig:
     def n_tokens_per_patch(self) -> int:
         """Discrete tokens per patch: one per scale and level."""
         return self.n_scales * self.n_levels
+
+    @classmethod
+    def for_modality(cls, modality: str = "eeg", **changes):
+        """Return the modality's configuration, with some fields changed.
+
+        Examples
+        --------
+        >>> from mne_neurorvq.nn import TokenizerConfig
+        >>> config = TokenizerConfig.for_modality("ecg")
+        >>> config.patch_size, config.n_patches, config.sfreq
+        (40, 600, 200.0)
+        """
+        return cls(**{**modality_values(modality), **changes})
 
     def replace(self, **changes):
         """Return a copy with some fields changed (validated again)."""
@@ -138,14 +285,21 @@ class TokenizerConfig(_BaseConfig):
     init_values: float = 0.0
 
     @classmethod
-    def published(cls) -> TokenizerConfig:
-        """Return the configuration of the published tokenizer."""
-        return cls()
+    def published(cls, modality: str = "eeg") -> TokenizerConfig:
+        """Return the configuration of a published tokenizer.
+
+        ``modality``: ``"eeg"`` (default), ``"ecg"``, ``"ppg"`` or ``"emg"``.
+        """
+        return cls.for_modality(modality)
 
     @classmethod
     def tiny(cls, **changes) -> TokenizerConfig:
-        """Return a small configuration for tests and quick experiments."""
+        """Return a small configuration for tests and quick experiments.
+
+        ``modality=...`` among the changes starts from that modality's preset.
+        """
         values = dict(
+            modality_values(changes.get("modality", "eeg")),
             encoder_depth=1,
             decoder_depth=1,
             num_heads=4,
@@ -190,7 +344,13 @@ class FoundationConfig(_BaseConfig):
     @classmethod
     def tiny(cls, **changes) -> FoundationConfig:
         """Return a small configuration matching :meth:`TokenizerConfig.tiny`."""
-        values = dict(depth=1, num_heads=4, vocab_size=64, n_levels=2)
+        values = dict(
+            modality_values(changes.get("modality", "eeg")),
+            depth=1,
+            num_heads=4,
+            vocab_size=64,
+            n_levels=2,
+        )
         values.update(changes)
         return cls(**values)
 

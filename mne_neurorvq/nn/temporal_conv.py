@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._chunks import inference_chunks
-from .config import POOL_WIDTHS, STAGE1_KERNELS, STAGE2_KERNELS, _BaseConfig
+from .config import POOL_WIDTHS, _BaseConfig
 
 #: Samples per chunk through the branches in CPU inference: GroupNorm works on
 #: each sample alone, so chunks give the same embedding (up to float rounding:
@@ -76,7 +76,11 @@ class MultiScaleTemporalConv(nn.Module):
         super().__init__()
         self.n_scales = config.n_scales
         channels = config.conv_channels
-        for stage, kernels in ((1, STAGE1_KERNELS), (2, STAGE2_KERNELS)):
+        # kernels per modality (config.stage{1,2}_kernels), padded by k // 2:
+        # an even kernel lengthens the sequence by one sample, which the
+        # following average pool drops (as the authors' EMG model)
+        stages = ((1, config.stage1_kernels), (2, config.stage2_kernels))
+        for stage, kernels in stages:
             for branch in range(1, self.n_scales + 1):
                 kernel = kernels[branch - 1]
                 in_channels = 1 if stage == 1 else channels

@@ -26,6 +26,16 @@ from .transformer import TokenTransformer, as_index_tensor, token_indices
 #: windows, 0.5-45 Hz band-pass, 19 channels) with
 #: ``benchmarks/amplitude_stats.py``.
 DEFAULT_AMPLITUDE_STATS = (2.60, 1.52)
+#: The same statistics per modality (used when decoding tokens alone). ECG:
+#: the ECG lead of EEGMAT Subject00-23 (mV, 200 Hz, 4 s windows of 0.2 s
+#: patches, unfiltered). PPG and EMG: ASSUMED, the synthetic inputs of the
+#: multimodal parity fixture (no real recordings were available).
+AMPLITUDE_STATS = {
+    "eeg": DEFAULT_AMPLITUDE_STATS,
+    "ecg": (0.20, 0.30),
+    "ppg": (0.35, 0.58),
+    "emg": (0.40, 0.37),
+}
 
 
 def as_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -416,7 +426,8 @@ class NeuroRVQTokenizerModel(nn.Module):
         amplitude_stats : tuple of (mean, std) | None
             Per-sample statistics of the original ``log1p(|FFT|)``, floats or
             tensors of shape (B,). Tokens do not carry them; when None,
-            :data:`DEFAULT_AMPLITUDE_STATS` (typical EEG) is used.
+            :data:`AMPLITUDE_STATS` of the modality (typical EEG:
+            :data:`DEFAULT_AMPLITUDE_STATS`) is used.
         standardize : bool
             Standardise each reconstructed sample (mean 0, std 1), the domain
             in which the model is trained and evaluated.
@@ -428,9 +439,9 @@ class NeuroRVQTokenizerModel(nn.Module):
         quantized = self.lookup_tokens(tokens)
         batch, n_chans, n_patches = tokens.shape[:3]
         pred = self.decode(quantized, chan_idx)
-        mean, std = (
-            DEFAULT_AMPLITUDE_STATS if amplitude_stats is None else amplitude_stats
-        )
+        if amplitude_stats is None:
+            amplitude_stats = AMPLITUDE_STATS[self.config.modality]
+        mean, std = amplitude_stats
         mean = torch.as_tensor(
             mean, dtype=pred.amplitude.dtype, device=pred.amplitude.device
         )

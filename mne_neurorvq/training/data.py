@@ -112,6 +112,10 @@ class WindowDataset(torch.utils.data.Dataset):
         ``(N,)``. Every window must have the same number of patches ``A``.
     sources : sequence of str | None
         A name per block (e.g. the file it came from), for reports.
+    patch_size : int
+        Samples per patch (EEG: 200; another modality's, e.g. ECG 40).
+    max_tokens : int
+        Most tokens (channels x patches) per window (EEG: 256; ECG 600).
 
     See Also
     --------
@@ -126,7 +130,9 @@ class WindowDataset(torch.utils.data.Dataset):
     (3, 4, torch.Size([2, 800]))
     """
 
-    def __init__(self, blocks, sources=None):
+    def __init__(
+        self, blocks, sources=None, *, patch_size=PATCH_SIZE, max_tokens=MAX_TOKENS
+    ):
         self._blocks = []
         n_patches = None
         for windows, chan_idx in blocks:
@@ -138,19 +144,19 @@ class WindowDataset(torch.utils.data.Dataset):
                     f"N channel indices, got {windows.shape} and {len(chan_idx)} "
                     "indices."
                 )
-            if windows.shape[-1] % PATCH_SIZE or not windows.shape[-1]:
+            if windows.shape[-1] % patch_size or not windows.shape[-1]:
                 raise ValueError(
-                    f"Windows must hold whole {PATCH_SIZE}-sample patches, got "
+                    f"Windows must hold whole {patch_size}-sample patches, got "
                     f"{windows.shape[-1]} samples."
                 )
-            this = windows.shape[-1] // PATCH_SIZE
+            this = windows.shape[-1] // patch_size
             if n_patches is not None and this != n_patches:
                 raise ValueError(
                     f"All windows must have the same length, got {n_patches} and "
                     f"{this} patches."
                 )
             n_patches = this
-            _check_tokens(len(chan_idx), this)
+            _check_tokens(len(chan_idx), this, max_tokens)
             if not np.isfinite(windows).all():
                 raise ValueError("Windows hold non-finite values (NaN or inf).")
             if len(windows):
@@ -412,12 +418,14 @@ def find_recordings(inputs: Iterable[str | PathLike]) -> list[Path]:
     return found
 
 
-def _check_tokens(n_channels: int, n_patches: int):
-    if n_channels * n_patches > MAX_TOKENS:
+def _check_tokens(n_channels: int, n_patches: int, max_tokens: int = MAX_TOKENS):
+    if n_channels * n_patches > max_tokens:
+        unit = "s" if max_tokens == MAX_TOKENS else "patches"  # EEG: 1 s patches
         raise ValueError(
-            f"{n_channels} channels x {n_patches} s = {n_channels * n_patches} "
-            f"tokens per window, more than the model's {MAX_TOKENS}: use windows "
-            f"of at most {MAX_TOKENS // n_channels} s."
+            f"{n_channels} channels x {n_patches} {unit} = "
+            f"{n_channels * n_patches} tokens per window, more than the model's "
+            f"{max_tokens}: use windows of at most {max_tokens // n_channels} "
+            f"{unit}."
         )
 
 

@@ -72,7 +72,12 @@ def tokenizer_preset(name_or_path: str, **changes) -> TokenizerConfig:
     if name_or_path == "tiny":
         return TokenizerConfig.tiny(**changes)
     if name_or_path == "small":
-        return TokenizerConfig(**{**_SMALL_TOKENIZER, **changes})
+        # the modality's sizes (EEG by default) at half the published width
+        modality = changes.pop("modality", "eeg")
+        small = dict(_SMALL_TOKENIZER)
+        patch = TokenizerConfig.for_modality(modality).patch_size
+        small["embed_dim"] = small["conv_channels"] * patch // 8
+        return TokenizerConfig.for_modality(modality, **{**small, **changes})
     if name_or_path == "published":
         return TokenizerConfig().replace(**changes)
     return TokenizerConfig.from_dict({**_read_json(name_or_path), **changes})

@@ -269,3 +269,134 @@ def test_eegmat_cross_validation_with_token_histograms(data_path, parity_path):
     fitted = clone(tokenizer).fit(epochs[:2])
     assert len(fitted.ch_names_) == 19  # 'EEG A2-A1' and 'ECG ECG' are not used
     assert "EEG A2-A1" not in fitted.ch_names_
+
+
+# ------------------------------------------------------------ other modalities
+
+
+def _eegmat_ecg(data_path, n_epochs=3):
+    from mne_neurorvq.datasets import eegmat_files, read_eegmat_raw
+
+    path = eegmat_files([0], path=data_path, download=False)[1][2]
+    with mne.utils.use_log_level("error"):
+        raw = read_eegmat_raw(path).crop(0, 4.0 * n_epochs)
+        epochs = mne.make_fixed_length_epochs(raw, duration=4.0, preload=True)
+    return epochs
+
+
+def test_eegmat_ecg_lead_tokenizes_and_reconstructs(data_path, parity_multimodal_path):
+    """The ECG channel of EEGMAT, named lead II by the user, with modality='auto'."""
+    weights = str(parity_multimodal_path / "ecg" / "tokenizer_state_dict.pt")
+    epochs = _eegmat_ecg(data_path)
+    with pytest.raises(ValueError, match="ambiguous.*pick the channels"):
+        _tokenizer(weights, modality="auto").fit(epochs)
+    ecg = epochs.copy().pick("ecg")
+    with pytest.raises(ValueError, match="'ECG ECG' does not say which lead"):
+        _tokenizer(weights, modality="auto").fit(ecg)
+    ecg.rename_channels({"ECG ECG": "II"})
+    tokenizer = _tokenizer(weights, modality="auto")
+    tokens = tokenizer.fit_transform(ecg)
+    config = tokenizer.model_.config
+    assert tokenizer.modality_ == "ecg" and tokenizer.n_patches_ == 20
+    assert tokens.shape == (3, 20 * 4 * 8) and tokens.max() < config.n_code
+    assert tokenizer.get_feature_names_out()[0] == "ii_p0_s1_q1"
+    # the same tokens as the model on the data in mV resampled to 200 Hz
+    from mne_neurorvq.preprocessing import resample_data
+
+    data = resample_data(ecg.get_data(units="mV"), 500.0, 200.0, verbose=False)
+    with torch.inference_mode():
+        expected = tokenizer.model_.tokenize(
+            torch.as_tensor(data, dtype=torch.float32), torch.tensor([4])
+        )
+    np.testing.assert_array_equal(tokens, expected.reshape(3, -1).numpy())
+    reconstructed = tokenizer.inverse_transform(tokens)
+    assert isinstance(reconstructed, mne.EpochsArray)
+    assert reconstructed.get_channel_types() == ["ecg"]
+    assert reconstructed.ch_names == ["II"] and reconstructed.info["sfreq"] == 200.0
+    values = reconstructed.get_data(units="mV")
+    assert values.shape == (3, 1, 800)
+    np.testing.assert_allclose(values.std(axis=(1, 2)), 1.0, rtol=1e-3)
+    # the same with a mapping instead of renaming
+    mapped = _tokenizer(weights, modality="ecg", channel_map={"ECG ECG": "II"})
+    np.testing.assert_array_equal(
+        mapped.fit_transform(epochs.copy().pick("ecg")), tokens
+    )
+
+
+def test_emg_and_ppg_arrays_are_windowed_by_the_token_budget(parity_multimodal_path):
+    rng = np.random.default_rng(0)
+    emg = _tokenizer(
+        str(parity_multimodal_path / "emg" / "tokenizer_state_dict.pt"),
+        modality="auto",
+        ch_names=[f"EMG{i}" for i in range(1, 17)],
+        sfreq=2000.0,
+        units="mV",
+    )
+    x = 0.1 * rng.standard_normal((2, 16, 8000))  # 4 s: 20 patches x 16 channels
+    tokens = emg.fit_transform(x)
+    assert emg.modality_ == "emg" and emg.windows_ == [(0, 10), (10, 20)]
+    assert tokens.shape == (2, 16 * 20 * 4 * 16)
+    assert emg.get_feature_names_out()[-1] == "c16_p19_s4_q16"
+    assert emg.inverse_transform(tokens).shape == (2, 16, 4000)
+
+    ppg = _tokenizer(
+        str(parity_multimodal_path / "ppg" / "tokenizer_state_dict.pt"),
+        modality="ppg",
+        recipe="authors",
+        ch_names=["PLETH"],
+        sfreq=125.0,
+    )
+    x = rng.standard_normal((2, 1, 2500))  # 20 s: 25 patches of 0.8 s
+    tokens = ppg.fit_transform(x)
+    assert ppg.windows_ == [(0, 9), (9, 17), (17, 25)]
+    assert "band-pass 0.5-39.5 Hz" in " ".join(ppg.preprocessing_.operations)
+    from mne_neurorvq.preprocessing import prepare_modality_array
+
+    data, _ = prepare_modality_array(x, 125.0, "ppg", 100.0, recipe="authors")
+    with torch.inference_mode():
+        last = ppg.model_.tokenize(torch.as_tensor(data[:, :, 17 * 80 :]), [0])
+    np.testing.assert_array_equal(
+        tokens.reshape(2, 1, 25, 4, 8)[:, :, 17:], last.numpy()
+    )
+    ecg_weights = str(parity_multimodal_path / "ecg" / "tokenizer_state_dict.pt")
+    ecg = _tokenizer(
+        ecg_weights, modality="ecg", recipe="authors", ch_names=["II"], sfreq=125.0
+    )
+    with pytest.raises(ValueError, match=r"recipe \(for ECG\)"):
+        ecg.fit(x)
+
+
+def test_default_weights_stand_for_the_modalitys_published_file(
+    parity_multimodal_path, tmp_path, monkeypatch
+):
+    """``modality="ppg"`` with the default weights loads the published PPG name."""
+    import shutil
+
+    source = parity_multimodal_path / "ppg" / "tokenizer_state_dict.pt"
+    shutil.copy(source, tmp_path / "NeuroRVQ_PPG_tokenizer_v1.pt")
+    monkeypatch.setenv("MNE_NEURORVQ_WEIGHTS", str(tmp_path))
+    x = np.random.default_rng(0).standard_normal((1, 1, 400))
+    tokenizer = NeuroRVQTokenizer(
+        modality="ppg", ch_names=["ppg"], sfreq=100.0, device="cpu"
+    )
+    assert tokenizer.fit_transform(x).shape == (1, 5 * 4 * 8)
+    assert tokenizer.model_.config.modality == "ppg"
+
+
+def test_other_modality_trains_in_fit():
+    from mne_neurorvq.nn import TokenizerConfig
+
+    rng = np.random.default_rng(0)
+    x = 1e-3 * rng.standard_normal((8, 2, 400))  # 2 s of leads I and V1, volts
+    tokenizer = _tokenizer(
+        None,
+        modality="ecg",
+        ch_names=["I", "V1"],
+        sfreq=200.0,
+        config=TokenizerConfig.tiny(modality="ecg"),
+        train_params=dict(epochs=1, batch_size=4),
+    )
+    tokens = tokenizer.fit_transform(x)
+    assert tokens.shape == (8, 2 * 10 * 4 * 2)
+    with pytest.raises(ValueError, match="config is for EEG"):
+        tokenizer.set_params(config=TokenizerConfig.tiny()).fit(x)

@@ -186,3 +186,77 @@ def test_legacy_format_files_are_read_without_memory_mapping(tmp_path):
     loaded = load_tokenizer(path)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+#: The multimodal README: pos_embed / time_embed shapes and full-config sizes
+#: (millions of state-dict elements, parameters).
+_FULL = {
+    "ecg": ((16, 40), (600, 40), 68.05, 67.79),
+    "ppg": ((2, 80), (12, 80), 69.01, 68.75),
+    "emg": ((17, 200), (256, 200), 143.59, 143.06),
+}
+
+
+def _meta_state(config):
+    with torch.device("meta"):
+        model = NeuroRVQTokenizerModel(config)
+    n_params = sum(p.numel() for p in model.parameters())  # codebooks too
+    return model.state_dict(), n_params
+
+
+@pytest.mark.parametrize("modality", sorted(_FULL))
+def test_full_published_configs_load_strictly_and_round_trip(modality):
+    """Shapes of the full ECG/PPG/EMG tokenizers, without allocating them."""
+    from mne_neurorvq.nn.checkpoints import load_tokenizer_state_dict
+
+    pos, time, n_elements, n_params = _FULL[modality]
+    config = TokenizerConfig.published(modality)
+    state, n_model_params = _meta_state(config)
+    assert tuple(state["encoder.pos_embed"].shape) == pos
+    assert tuple(state["decoder.time_embed"].shape) == time
+    assert round(sum(t.numel() for t in state.values()) / 1e6, 2) == n_elements
+    assert round(n_model_params / 1e6, 2) == n_params
+    n_levels = config.n_levels
+    assert f"quantize_4.layers.{n_levels - 1}.embedding.weight" in state
+    assert infer_tokenizer_config(state) == config
+    assert infer_tokenizer_config(state, modality) == config
+    assert load_tokenizer_state_dict(state, modality=modality).keys() == state.keys()
+    dropped = {k: v for k, v in state.items() if "quantize_4.layers.3." not in k}
+    with pytest.raises(CheckpointError, match="missing key.*quantize_4.layers"):
+        load_tokenizer_state_dict(dropped, config)
+
+
+@pytest.mark.parametrize("modality", ["ecg", "ppg", "emg"])
+def test_fixture_checkpoints_load_and_save_back_identically(
+    parity_multimodal_path, modality, tmp_path
+):
+    source = parity_multimodal_path / modality / "tokenizer_state_dict.pt"
+    model = load_tokenizer(source, modality=modality)
+    expected = torch.load(source, weights_only=True)
+    assert model.config.modality == modality
+    assert model.config.n_levels == (16 if modality == "emg" else 8)
+    path = save_checkpoint(model, tmp_path / "back.pt")
+    back = torch.load(path, weights_only=True)
+    assert back.keys() == expected.keys()
+    assert all(torch.equal(back[k], expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize(
+    ("have", "want"), [("eeg", "ecg"), ("ecg", "eeg"), ("emg", "ppg"), ("ppg", "emg")]
+)
+def test_a_checkpoint_of_another_modality_is_refused(have, want):
+    state = NeuroRVQTokenizerModel(TokenizerConfig.tiny(modality=have)).state_dict()
+    pattern = (
+        f"model for {have.upper()} .*pos_embed .* but modality='{want}' needs "
+        f"{want.upper()} "
+    )
+    with pytest.raises(CheckpointError, match=pattern):
+        load_tokenizer(state, modality=want)
+    assert load_tokenizer(state).config.modality == have
+
+
+def test_a_vocabulary_of_no_modality_is_refused(tiny_tokenizer_state):
+    state = dict(tiny_tokenizer_state)
+    state["encoder.pos_embed"] = torch.zeros(50, 200)
+    with pytest.raises(CheckpointError, match="Cannot infer the modality.*50 rows"):
+        infer_tokenizer_config(state)

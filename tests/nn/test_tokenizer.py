@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
@@ -115,3 +116,36 @@ def test_decode_tokens_under_bf16_autocast_returns_float32_signal():
         signal.flatten(), reference.flatten(), dim=0
     )
     assert cosine > 0.99
+
+
+def test_emg_even_kernels_lengthen_then_pooling_floors():
+    """Branch 3 of EMG: 200 -> 201 (kernel 8, padding 4) -> 100 -> 101 -> 25."""
+    from mne_neurorvq.nn import MultiScaleTemporalConv
+    from mne_neurorvq.nn.temporal_conv import average_pool_time
+
+    for width, n_times in ((2, 201), (4, 101)):
+        x = torch.randn(2, 8, 3, n_times)
+        expected = torch.nn.AvgPool2d((1, width))(x)
+        assert torch.equal(average_pool_time(x, width), expected)
+    config = TokenizerConfig.tiny(modality="emg")
+    conv = MultiScaleTemporalConv(config).eval()
+    assert conv.conv1_3.kernel_size == (1, 8) and conv.conv1_3.padding == (0, 4)
+    assert conv.conv2_3.kernel_size == (1, 4) and conv.conv2_3.padding == (0, 2)
+    with torch.inference_mode():
+        assert conv(torch.randn(2, 5, 200)).shape == (4, 2, 5, 200)
+
+
+@pytest.mark.parametrize("modality", ["ecg", "ppg", "emg"])
+def test_other_modalities_tokenize_and_decode(modality):
+    config = TokenizerConfig.tiny(modality=modality)
+    model = NeuroRVQTokenizerModel(config).eval()
+    model.init_weights(torch.Generator().manual_seed(0))
+    chan_idx = torch.tensor([0] if modality == "ppg" else [0, 3])
+    x = torch.randn(2, len(chan_idx), 3 * config.patch_size)
+    with torch.inference_mode():
+        tokens = model.tokenize(x, chan_idx)
+        out = model(x, chan_idx)
+        signal = model.decode_tokens(tokens, chan_idx)
+    assert tokens.shape == (2, len(chan_idx), 3, 4, config.n_levels)
+    assert torch.equal(tokens.permute(3, 4, 0, 1, 2).flatten(3), out.tokens)
+    assert signal.shape == x.shape
