@@ -157,8 +157,10 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
 
 def _braindecode_model(name, settings, seed):
     import torch
-    from braindecode import EEGClassifier
 
+    from .._braindecode import import_braindecode
+
+    EEGClassifier = import_braindecode().EEGClassifier
     module = {"eegnet": "EEGNet", "shallowfbcspnet": "ShallowFBCSPNet"}[name]
     return EEGClassifier(
         module,
