@@ -230,12 +230,12 @@ def _tuning_for(threads: int, overrides: str) -> CPUTuning:
     return apply_overrides(tuning, overrides)
 
 
-def cpu_tuning() -> CPUTuning:
+def cpu_tuning(threads: int | None = None) -> CPUTuning:
     """The settings of CPU inference on this machine (computed once).
 
-    Derived from the last-level cache share of ``torch.get_num_threads()``
-    threads, then overridden by :data:`ENV_VAR`; the result is cached per
-    thread count and override.
+    Derived from the last-level cache share of ``threads`` threads (default:
+    ``torch.get_num_threads()``), then overridden by :data:`ENV_VAR`; the
+    result is cached per thread count and override.
 
     Examples
     --------
@@ -243,15 +243,16 @@ def cpu_tuning() -> CPUTuning:
     >>> tuning is cpu_tuning() and tuning.sequences >= 1
     True
     """
-    return _tuning_for(torch.get_num_threads(), os.environ.get(ENV_VAR, ""))
+    threads = torch.get_num_threads() if threads is None else threads
+    return _tuning_for(threads, os.environ.get(ENV_VAR, ""))
 
 
 #: ISA flags of ``/proc/cpuinfo`` reported by :func:`cpu_description`.
 ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
 
-def cpu_description() -> dict:
-    """CPU model, ISA flags and the settings, for benchmark reports.
+def cpu_description(threads: int | None = None) -> dict:
+    """CPU model, ISA flags and the settings for ``threads``, for reports.
 
     Examples
     --------
@@ -270,7 +271,7 @@ def cpu_description() -> dict:
                 break
     except OSError:
         pass
-    tuning = cpu_tuning()
+    tuning = cpu_tuning(threads)
     return {
         "model": model,
         "isa": {flag: flag in flags for flag in ISA_FLAGS},
