@@ -3,10 +3,11 @@
 Three settings split CPU inference into cache-sized pieces: the sequences per
 chunk through the transformer blocks, the samples per chunk through the
 temporal convolutions and the distances per block of the nearest-code search.
-They change speed only: every setting gives the same tokens (the search's
-decision does not depend on its blocks, see
-:meth:`mne_neurorvq.nn.quantizer.EMACodebook.nearest`) and the same
-embeddings up to float rounding.
+They change speed only: the search's decision does not depend on its blocks
+(:meth:`mne_neurorvq.nn.quantizer.EMACodebook.nearest`), and chunks change
+the encoder output by float rounding at most (other shapes of the same
+products), so tokens agree wherever the two nearest codes are not a near tie
+and embeddings agree to float rounding.
 
 Each setting is the largest power of two whose working set fits in the share
 of the last-level cache available to the threads torch uses (cache size and

@@ -180,8 +180,9 @@ class EMACodebook(nn.Module):
 
         The nearest code is the one of smallest exact squared distance
         ``|z - e|^2``, computed from the float32 values of ``z`` and of the
-        codes, ties to the first index: a function of the values alone, so it
-        is the same whatever the batch, the block size, the BLAS or the CPU.
+        codes, ties to the first index: a function of these values alone, so
+        for the same values it is the same whatever the batch, the block
+        size, the BLAS or the CPU.
 
         It is found in three steps. Float32 distances (one matrix product
         per block, :meth:`distance_blocks`) decide every row whose runner-up
