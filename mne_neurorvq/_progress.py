@@ -43,4 +43,4 @@ def progress(items, description: str, verbose, file=None):
     hidden = level > logging.INFO or len(items) < 2
     # disable=None: tqdm hides itself when the output is not a terminal
     disable = True if hidden else (None if verbose is None else False)
-    return tqdm(items, desc=description, disable=disable, leave=False, file=file)
+    return tqdm(items, desc=description, disable=disable, file=file)

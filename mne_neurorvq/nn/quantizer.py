@@ -192,7 +192,9 @@ class EMACodebook(nn.Module):
         re-decide among their candidates (codes within the margin) in
         float64, again with a proven margin; the rare rows that float64
         cannot separate either (exact ties, duplicate codes) are decided in
-        exact arithmetic (:func:`math.fsum` of the exact products).
+        exact arithmetic (:func:`math.fsum` of the exact products). The
+        float32 bound assumes float32 matrix products (not TF32 on CUDA,
+        which this package never enables).
         """
         indices = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
         values = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
@@ -214,7 +216,7 @@ class EMACodebook(nn.Module):
                     close = block[rows] <= threshold[rows].unsqueeze(1)
                     ambiguous.append((rows + start, close.nonzero()))
         for rows, pairs in ambiguous:
-            indices[rows] = self._redecide(z, rows, pairs)
+            indices[rows] = self._redecide(z, rows, pairs).to(z.device)
         return indices
 
     def float32_margin(self, z: torch.Tensor) -> torch.Tensor:
@@ -239,10 +241,12 @@ class EMACodebook(nn.Module):
         """Nearest code of ``z[rows]`` among their candidates, exactly.
 
         ``pairs`` (P, 2) holds (position in ``rows``, code) of every candidate,
-        sorted by position then code (as ``nonzero`` returns them).
+        sorted by position then code (as ``nonzero`` returns them). Runs on the
+        CPU (few rows; float64 everywhere, MPS included).
         """
-        z64 = z[rows].double()
-        weight = self.weight.detach()
+        rows, pairs = rows.cpu(), pairs.cpu()
+        z64 = z.detach()[rows.to(z.device)].cpu().double()
+        weight = self.weight.detach().cpu()
         codes = weight.double()[pairs[:, 1]]
         row_of = pairs[:, 0]
         # |e|^2 - 2 z.e: the products are exact in float64, only the sums round
@@ -259,11 +263,10 @@ class EMACodebook(nn.Module):
         unclear = distance[runner_up] - distance[best] <= margin.max()
         for position in unclear.nonzero().flatten().tolist():
             span = slice(int(first[position]), int(first[position] + counts[position]))
-            z_row = z[rows[position]].float().double().tolist()
+            z_row = z64[position].tolist()
             candidates = pairs[span, 1].tolist()
             exact = [
-                _exact_distance(z_row, weight[k].float().double().tolist())
-                for k in candidates
+                _exact_distance(z_row, weight[k].double().tolist()) for k in candidates
             ]
             # candidates are sorted, so min() keeps the first of equal values
             chosen[position] = candidates[min(range(len(exact)), key=exact.__getitem__)]
