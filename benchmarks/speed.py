@@ -309,16 +309,16 @@ def _import_rss_mib():
 def _hardware(args):
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fid:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in fid if "model name" in line
-            )
-    except (OSError, StopIteration):
-        pass
+    from mne_neurorvq.nn._tuning import cpu_description
+
+    cpu = cpu_description(args.threads)
+    isa = [flag for flag, present in cpu["isa"].items() if present]
     info = {
-        "cpu": cpu,
+        "cpu": cpu["model"],
+        "isa": " ".join(isa) or "none of " + " ".join(cpu["isa"]),
+        "aten_capability": cpu["aten_capability"],
+        # run-time settings of CPU inference (mne_neurorvq.nn._tuning)
+        "cpu_tuning": " ".join(f"{k}={v}" for k, v in cpu["tuning"].items()),
         "cores": os.cpu_count(),
         "threads": args.threads,
         "torch": torch.__version__,

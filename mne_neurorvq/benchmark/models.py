@@ -344,9 +344,11 @@ def _braindecode_model(name, settings, sfreq):
     that small training sets train at all).
     """
     import torch
-    from braindecode import EEGClassifier
     from skorch.callbacks import LRScheduler
 
+    from .._braindecode import import_braindecode
+
+    EEGClassifier = import_braindecode().EEGClassifier
     epochs = settings.baseline_epochs
     module_kwargs = {}
     if name.startswith("eeginception"):  # kernel sizes are set in seconds

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mne
 
+from .._progress import progress, quiet
 from ._labelled import labelled_epochs
 from ._paths import data_root
 
@@ -29,13 +30,15 @@ def _read_runs(subject, runs, path, verbose):
     root = data_root(path)
     if path is not None or mne.get_config("MNE_NEURORVQ_DATA"):
         kwargs["path"] = str(root)
-    fnames = eegbci.load_data(subjects=subject, runs=list(runs), **kwargs)
+    fnames = eegbci.load_data(
+        subjects=subject, runs=list(runs), verbose=verbose, **kwargs
+    )
     return [mne.io.read_raw_edf(f, preload=True, verbose=verbose) for f in fnames]
 
 
 def _stack(epochs_list, labels, groups, verbose):
     data = [e.get_data(copy=False) for e in epochs_list]
-    return labelled_epochs(data, epochs_list[0].info, labels, groups, verbose)
+    return labelled_epochs(data, epochs_list[0].info, labels, groups, quiet(verbose))
 
 
 def load_eegbci_eyes(subjects=(1, 2), *, window: float = 4.0, path=None, verbose=None):
@@ -51,7 +54,9 @@ def load_eegbci_eyes(subjects=(1, 2), *, window: float = 4.0, path=None, verbose
         Folder containing ``MNE-eegbci-data`` (default: ``MNE_NEURORVQ_DATA``,
         else MNE's own eegbci folder; missing files are downloaded by MNE).
     verbose : bool | str | int | None
-        MNE verbosity.
+        MNE verbosity of the reading and epoching of every run; None means
+        warnings only. A progress bar over the subjects is shown on a
+        terminal unless ``verbose`` (MNE's level when None) is above info.
 
     Returns
     -------
@@ -69,12 +74,12 @@ def load_eegbci_eyes(subjects=(1, 2), *, window: float = 4.0, path=None, verbose
     ['eyes_closed', 'eyes_open']
     """
     epochs_list, labels, groups = [], [], []
-    for subject in subjects:
-        raws = _read_runs(subject, EYES_RUNS, path, verbose)
+    for subject in progress(subjects, "eegbci eyes", verbose):
+        raws = _read_runs(subject, EYES_RUNS, path, quiet(verbose))
         for run, raw in zip(EYES_RUNS, raws, strict=True):
             raw.set_annotations(None)
             epochs = mne.make_fixed_length_epochs(
-                raw, window, preload=True, verbose=verbose
+                raw, window, preload=True, verbose=quiet(verbose)
             )
             epochs_list.append(epochs)
             labels += [EYES_RUNS[run]] * len(epochs)
@@ -97,9 +102,9 @@ def load_eegbci_imagery(
     (160.0, ['left_fist', 'right_fist'])
     """
     epochs_list, labels, groups = [], [], []
-    for subject in subjects:
-        for raw in _read_runs(subject, IMAGERY_RUNS, path, verbose):
-            events, event_id = mne.events_from_annotations(raw, verbose=verbose)
+    for subject in progress(subjects, "eegbci imagery", verbose):
+        for raw in _read_runs(subject, IMAGERY_RUNS, path, quiet(verbose)):
+            events, event_id = mne.events_from_annotations(raw, verbose=quiet(verbose))
             wanted = {k: v for k, v in event_id.items() if k in IMAGERY_LABELS}
             n_times = round((tmax - tmin) * raw.info["sfreq"])
             epochs = mne.Epochs(
@@ -110,7 +115,7 @@ def load_eegbci_imagery(
                 tmin + (n_times - 1) / raw.info["sfreq"],
                 baseline=None,
                 preload=True,
-                verbose=verbose,
+                verbose=quiet(verbose),
             )
             code_to_label = {v: IMAGERY_LABELS[k] for k, v in wanted.items()}
             epochs_list.append(epochs)

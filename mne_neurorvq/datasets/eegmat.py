@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import mne
 
+from .._progress import progress, quiet
 from ._labelled import labelled_epochs
 from ._paths import resolve_data_dir
 
@@ -185,7 +186,9 @@ def load_eegmat(
     download : bool
         Download missing files.
     verbose : bool | str | int | None
-        MNE verbosity.
+        MNE verbosity of the reading and epoching of every file; None means
+        warnings only. A progress bar over the files is shown on a terminal
+        unless ``verbose`` (MNE's level when None) is above info.
 
     Returns
     -------
@@ -202,10 +205,11 @@ def load_eegmat(
     >>> epochs, y, groups = load_eegmat([0, 1], max_windows=5)  # doctest: +SKIP
     """
     data, labels, groups, info = [], [], [], None
-    for subject, condition, fname in eegmat_files(subjects, path, download):
-        raw = read_eegmat_raw(fname, verbose=verbose)
+    files = eegmat_files(subjects, path, download)
+    for subject, condition, fname in progress(files, "EEGMAT", verbose):
+        raw = read_eegmat_raw(fname, verbose=quiet(verbose))
         epochs = mne.make_fixed_length_epochs(
-            raw, duration=window, preload=True, verbose=verbose
+            raw, duration=window, preload=True, verbose=quiet(verbose)
         )
         values = epochs.get_data(copy=False)
         if max_windows is not None:
@@ -214,4 +218,4 @@ def load_eegmat(
         data.append(values)
         labels += [LABELS[condition]] * len(values)
         groups += [subject] * len(values)
-    return labelled_epochs(data, info, labels, groups, verbose)
+    return labelled_epochs(data, info, labels, groups, quiet(verbose))

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from mne import BaseEpochs, Info, pick_info
 from mne.utils import (
-    ProgressBar,
     _check_option,
     _validate_type,
     logger,
@@ -32,6 +31,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
+from .._progress import progress, quiet
 from ..channels import match_channels, match_modality_channels
 from ..nn.checkpoints import CheckpointError
 from ..nn.config import MODALITIES
@@ -116,9 +116,11 @@ _DOCDICT = {
         the heads into code space and the nearest-code search stay float32;
         the output dtype does not change.""",
     "verbose": """verbose : bool | str | int | None
-        Control verbosity of the logging output (MNE's convention; None uses
-        the global MNE level). At info level a progress bar is shown over the
-        batches when there is more than one.""",
+        Control verbosity of the logging output (MNE's convention). None:
+        MNE's messages about each batch (resampling...) at warning level only,
+        and a progress bar over the batches (when there is more than one) on
+        a terminal at MNE's global info level; an explicit level applies to
+        both, the bar then shown wherever standard error goes.""",
     "input": """X : mne.Epochs | list of mne.Epochs | array-like, shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
         The EEG epochs (see :mod:`mne_neurorvq.decoding` for the input
         contract). Arrays need the ``ch_names`` and ``sfreq`` parameters and
@@ -729,7 +731,12 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
                 warnings.filterwarnings("ignore", message="With units=")
                 self._check_amplitude(data, inp)
             data, _ = prepare_array(
-                data, inp.sfreq, units=inp.units, recipe=self.recipe, clip=self.clip
+                data,
+                inp.sfreq,
+                units=inp.units,
+                recipe=self.recipe,
+                clip=self.clip,
+                verbose=quiet(self.verbose),
             )
         data, _ = crop_to_patches(data, PATCH_SIZE)
         return data
@@ -749,9 +756,7 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
             slice(start, min(start + self.batch_size, n_epochs))
             for start in range(0, n_epochs, self.batch_size)
         ]
-        if len(slices) > 1:
-            return ProgressBar(slices, mesg=f"{type(self).__name__}: {what}")
-        return slices
+        return progress(slices, f"{type(self).__name__}: {what}", self.verbose)
 
     def _chan_idx(self) -> torch.Tensor:
         return torch.as_tensor(self.input_chans_, dtype=torch.long, device=self.device_)

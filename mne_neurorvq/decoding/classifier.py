@@ -1,7 +1,9 @@
 """NeuroRVQClassifier: fine-tune the NeuroRVQ foundation model with skorch.
 
-Importing this module imports braindecode (and so torchaudio); the package
-exposes the class lazily so that ``import mne_neurorvq`` stays light.
+Importing this module imports braindecode (and so torchaudio, once
+:func:`mne_neurorvq._braindecode.import_braindecode` has checked that it loads
+beside this torch); the package exposes the class lazily so that
+``import mne_neurorvq`` stays light.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from os import PathLike
 import numpy as np
 import torch
 import torch.nn.functional as F
-from braindecode import EEGClassifier
 from mne.utils import _check_option, _validate_type, warn
 from skorch.callbacks import Callback
 from torch import nn
 
+from .._braindecode import import_braindecode
 from ..nn import FoundationConfig, NeuroRVQFoundation
 from ..nn.checkpoints import load_foundation
 from ..preprocessing import PATCH_SIZE, crop_to_patches, prepare_array
@@ -30,6 +32,8 @@ from ._base import (
     _read_input,
     _resolve_device,
 )
+
+EEGClassifier = import_braindecode().EEGClassifier
 
 _PRECISIONS = ("auto", "float32", "bf16")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -9,9 +10,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._distributed import all_reduce_sum, broadcast_tensors
+from ._tuning import cpu_tuning
 
-#: Distances per block of the nearest-code search, by device type.
-_BLOCK_ELEMENTS = {"cpu": 2**22, "cuda": 2**28}
+#: Distances per block of the nearest-code search on devices other than the
+#: CPU (the CPU's block comes from :func:`mne_neurorvq.nn._tuning.cpu_tuning`).
+_BLOCK_ELEMENTS = {"cuda": 2**28}
+
+
+def _gamma(n_terms: int, unit_roundoff: float) -> float:
+    """Higham's bound ``n u / (1 - n u)`` on the relative error of a sum."""
+    return n_terms * unit_roundoff / (1.0 - n_terms * unit_roundoff)
+
+
+def _exact_distance(z_row: list[float], code: list[float]) -> float:
+    """``|e|^2 - 2 z.e`` exactly, rounded once to float64 (order-independent).
+
+    Products of two float32 numbers are exact in float64 and ``math.fsum``
+    returns the correctly rounded exact sum, whatever the order of its terms.
+    """
+    terms = [e * e for e in code] + [
+        -2.0 * a * e for a, e in zip(z_row, code, strict=True)
+    ]
+    return math.fsum(terms)
 
 
 def l2norm(x: torch.Tensor) -> torch.Tensor:
@@ -141,7 +161,10 @@ class EMACodebook(nn.Module):
         row_norms = z.pow(2).sum(dim=1, keepdim=True)
         code_norms = self.code_norms().float()
         n_rows, n_code = z.shape[0], codes_t.shape[1]
-        budget = _BLOCK_ELEMENTS.get(z.device.type, _BLOCK_ELEMENTS["cuda"])
+        if z.device.type == "cpu":
+            budget = cpu_tuning().search_block_elements
+        else:
+            budget = _BLOCK_ELEMENTS.get(z.device.type, _BLOCK_ELEMENTS["cuda"])
         block_rows = max(1, min(n_rows, budget // n_code))
         buffer = z.new_empty(block_rows, n_code)
         for start in range(0, n_rows, block_rows):
@@ -155,17 +178,99 @@ class EMACodebook(nn.Module):
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code of every row of ``z`` (M, C).
 
-        Squared distances ``|z|^2 + |e|^2 - 2 z.e`` (float32, see
-        :meth:`distance_blocks`); ties go to the first index.
+        The nearest code is the one of smallest exact squared distance
+        ``|z - e|^2``, computed from the float32 values of ``z`` and of the
+        codes, ties to the first index: a function of these values alone, so
+        for the same values it is the same whatever the batch, the block
+        size, the BLAS or the CPU.
+
+        It is found in three steps. Float32 distances (one matrix product
+        per block, :meth:`distance_blocks`) decide every row whose runner-up
+        is further than :meth:`float32_margin` from its minimum: that margin
+        bounds, for any order of summation, twice the rounding error of a
+        float32 distance, so no other code can be nearer. The few other rows
+        re-decide among their candidates (codes within the margin) in
+        float64, again with a proven margin; the rare rows that float64
+        cannot separate either (exact ties, duplicate codes) are decided in
+        exact arithmetic (:func:`math.fsum` of the exact products). The
+        float32 bound assumes float32 matrix products (not TF32 on CUDA,
+        which this package never enables).
         """
         indices = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
         values = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
-        for start, block in self.distance_blocks(z):
-            stop = start + block.shape[0]
-            # min(dim) returns the first minimum like argmin, and is several
-            # times faster than argmin on CPU
-            torch.min(block, dim=1, out=(values[start:stop], indices[start:stop]))
+        margin = self.float32_margin(z)
+        ambiguous = []
+        with torch.autocast(z.device.type, enabled=False):
+            for start, block in self.distance_blocks(z):
+                stop = start + block.shape[0]
+                best, index = values[start:stop], indices[start:stop]
+                # min(dim) returns the first minimum like argmin, and is several
+                # times faster than argmin on CPU
+                torch.min(block, dim=1, out=(best, index))
+                # the runner-up: the block without each row's minimum
+                block.scatter_(1, index.unsqueeze(1), torch.inf)
+                threshold = best + margin[start:stop]
+                rows = (block.amin(dim=1) <= threshold).nonzero().flatten()
+                if len(rows):
+                    block[rows, index[rows]] = best[rows]
+                    close = block[rows] <= threshold[rows].unsqueeze(1)
+                    ambiguous.append((rows + start, close.nonzero()))
+        for rows, pairs in ambiguous:
+            indices[rows] = self._redecide(z, rows, pairs).to(z.device)
         return indices
+
+    def float32_margin(self, z: torch.Tensor) -> torch.Tensor:
+        """Per row of ``z``: how close a runner-up must be to need a re-decision.
+
+        A float32 distance ``|z|^2 + |e|^2 - 2 z.e`` summed in any order is
+        within ``2 gamma_(C+2) (|z| + |e|)^2`` of the exact value (Higham,
+        gamma_n = n u / (1 - n u), u = 2^-24), so two distances may swap
+        only when they are closer than twice that; the margin takes 2.5 times
+        it, with the largest code norm, to cover the rounding of the margin
+        and of the minimum themselves.
+        """
+        z = z.float()
+        code_dim = z.shape[1]
+        largest = float(self.code_norms().float().max().sqrt()) if len(z) else 0.0
+        scale = (z.norm(dim=1) + largest).pow(2)
+        return 5.0 * _gamma(code_dim + 2, 2.0**-24) * scale
+
+    def _redecide(
+        self, z: torch.Tensor, rows: torch.Tensor, pairs: torch.Tensor
+    ) -> torch.Tensor:
+        """Nearest code of ``z[rows]`` among their candidates, exactly.
+
+        ``pairs`` (P, 2) holds (position in ``rows``, code) of every candidate,
+        sorted by position then code (as ``nonzero`` returns them). Runs on the
+        CPU (few rows; float64 everywhere, MPS included).
+        """
+        rows, pairs = rows.cpu(), pairs.cpu()
+        z64 = z.detach()[rows.to(z.device)].cpu().double()
+        weight = self.weight.detach().cpu()
+        codes = weight.double()[pairs[:, 1]]
+        row_of = pairs[:, 0]
+        # |e|^2 - 2 z.e: the products are exact in float64, only the sums round
+        distance = codes.pow(2).sum(dim=1) - 2.0 * (z64[row_of] * codes).sum(dim=1)
+        scale = (z64.norm(dim=1)[row_of] + codes.norm(dim=1)).pow(2)
+        margin = 6.0 * _gamma(2 * z.shape[1] + 2, 2.0**-53) * scale
+        # per row: candidates by distance (stable: equal values keep code order)
+        order = torch.argsort(distance, stable=True)
+        order = order[torch.argsort(row_of[order], stable=True)]
+        counts = torch.bincount(row_of, minlength=len(rows))
+        first = torch.cumsum(counts, 0) - counts
+        best, runner_up = order[first], order[first + 1]
+        chosen = pairs[best, 1]
+        unclear = distance[runner_up] - distance[best] <= margin.max()
+        for position in unclear.nonzero().flatten().tolist():
+            span = slice(int(first[position]), int(first[position] + counts[position]))
+            z_row = z64[position].tolist()
+            candidates = pairs[span, 1].tolist()
+            exact = [
+                _exact_distance(z_row, weight[k].double().tolist()) for k in candidates
+            ]
+            # candidates are sorted, so min() keeps the first of equal values
+            chosen[position] = candidates[min(range(len(exact)), key=exact.__getitem__)]
+        return chosen
 
     def distance_gap(self, z: torch.Tensor) -> torch.Tensor:
         """Second-smallest minus smallest squared distance of each row of ``z``."""

@@ -6,13 +6,8 @@ import torch
 from torch import nn
 
 from ._chunks import inference_chunks
+from ._tuning import cpu_tuning
 from .config import POOL_WIDTHS, _BaseConfig
-
-#: Samples per chunk through the branches in CPU inference: GroupNorm works on
-#: each sample alone, so chunks give the same embedding (up to float rounding:
-#: oneDNN may pick another convolution algorithm for another batch size) while
-#: the feature maps of large batches stay in cache (3x faster at batch 64).
-CPU_INFERENCE_SAMPLES = 8
 
 
 def average_pool_time(x: torch.Tensor, width: int) -> torch.Tensor:
@@ -131,7 +126,11 @@ class MultiScaleTemporalConv(nn.Module):
             In the dtype of the weights (float32 unless the model was cast).
         """
         patches = patches.to(self.conv1_1.weight.dtype)
-        chunks = inference_chunks(patches, CPU_INFERENCE_SAMPLES)
+        # CPU inference in chunks of samples sized to the cache
+        # (mne_neurorvq.nn._tuning): GroupNorm works on each sample alone, so
+        # chunks give the same embedding up to float rounding (oneDNN may pick
+        # another algorithm for another batch size)
+        chunks = inference_chunks(patches, cpu_tuning().samples)
         with torch.autocast(patches.device.type, enabled=False):
             parts = [self._branches(part) for part in chunks]
         return torch.cat(parts, dim=1)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._chunks import inference_chunks
+from ._tuning import cpu_tuning
 from .config import _BaseConfig
 
 
@@ -71,14 +72,6 @@ def token_indices(
         max_patches - n_patches, max_patches, device=chan_idx.device
     ).repeat(n_chans)
     return spatial, temporal
-
-
-#: Sequences per chunk through the blocks in CPU inference: every sequence is
-#: computed on its own, and chunks keep the intermediates of large batches in
-#: cache (batch 32 of 64 channels x 4 s embeds about 1.3x faster than in one
-#: piece; 16 embedded 5-15 % faster than 32 and cut tokenization's peak RSS
-#: by about 60 MB).
-CPU_INFERENCE_SEQUENCES = 16
 
 
 class DropPath(nn.Module):
@@ -279,8 +272,10 @@ class TokenTransformer(nn.Module):
 
         The scales are stacked into the batch so that the shared blocks run
         once over all of them; in CPU inference (no gradient) the stacked
-        sequences go through the blocks in chunks of
-        ``CPU_INFERENCE_SEQUENCES`` (16).
+        sequences go through the blocks in chunks (every sequence is computed
+        on its own; chunks keep the intermediates of large batches in cache)
+        of ``cpu_tuning().sequences``, derived from the CPU's cache
+        (:mod:`mne_neurorvq.nn._tuning`).
 
         Parameters
         ----------
@@ -314,7 +309,7 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
-        chunks = inference_chunks(x, CPU_INFERENCE_SEQUENCES)
+        chunks = inference_chunks(x, cpu_tuning().sequences)
         x = torch.cat([self._apply_blocks(part) for part in chunks])
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
 

@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,36 @@ def test_data_root_resolution(tmp_path, monkeypatch):
     assert data_root() == tmp_path
     assert resolve_data_dir("eegmat") == tmp_path / "eegmat"
     assert resolve_data_dir("eegmat", tmp_path / "eegmat") == tmp_path / "eegmat"
+
+
+def test_loaders_print_nothing_by_default(data_path, capsys):
+    """MNE's per-file info lines only on request; no bar when not a terminal."""
+    load_eegmat([0], max_windows=2, path=data_path, download=False)
+    load_eegbci_eyes([1], path=data_path)
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    load_eegmat([0], max_windows=2, path=data_path, download=False, verbose="info")
+    assert "Extracting EDF parameters" in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize(
+    ("verbose", "n_items", "shown"),
+    [("info", 2, True), (None, 2, True), (False, 2, False), ("error", 2, False)]
+    + [("info", 1, False)],
+)
+def test_progress_bar_follows_verbose(verbose, n_items, shown):
+    from mne_neurorvq._progress import progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert list(progress(range(n_items), "files", verbose, file=terminal)) == list(
+        range(n_items)
+    )
+    assert ("files:" in terminal.getvalue()) == shown
+    list(progress(range(n_items), "files", verbose, file=pipe))
+    # by default never on a pipe or a file; anywhere when asked for
+    assert ("files:" in pipe.getvalue()) == (shown and verbose is not None)

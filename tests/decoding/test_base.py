@@ -29,6 +29,9 @@ from mne_neurorvq.nn import (
 )
 from mne_neurorvq.preprocessing import PreprocessingSteps
 
+from .._near_ties import assert_tokens_equal_outside_near_ties, token_gaps
+from ._synthetic import _prepared
+
 NAMES = ["Fp1", "Cz", "O1", "ECG"]
 TYPES = ["eeg", "eeg", "eeg", "ecg"]
 
@@ -414,15 +417,42 @@ def test_grid_search_over_a_parameter(weights):
 
 
 def test_progress_bar_and_batches(weights, capsys):
+    """Batches of 2 or 32: the same output (tokens: outside near ties)."""
     epochs = _epochs(_data(n_epochs=5))
     for est in _estimators(weights, batch_size=2):
         expected = clone(est).set_params(batch_size=32).fit_transform(epochs)
         est.set_params(verbose=True)
-        np.testing.assert_allclose(est.fit_transform(epochs), expected, atol=1e-5)
+        got = est.fit_transform(epochs)
+        if isinstance(est, NeuroRVQTokenizer):
+            x = _prepared(epochs, est.picks_)
+            chans = torch.as_tensor(est.input_chans_)
+            gaps = token_gaps(est.model_, x, chans)
+            assert_tokens_equal_outside_near_ties(
+                got, expected.reshape(gaps.shape), gaps
+            )
+        else:
+            np.testing.assert_allclose(got, expected, atol=1e-5)
         err = capsys.readouterr().err
         assert f"{type(est).__name__}:" in err and "3/3" in err
         est.set_params(verbose="error").transform(epochs)
         assert f"{type(est).__name__}:" not in capsys.readouterr().err
+
+
+def test_estimators_print_nothing_by_default(weights, capsys):
+    """No MNE message per batch (resampling 250 -> 200 Hz), no bar on a pipe.
+
+    What remains is the estimator's own line on the channels it leaves out.
+    """
+    epochs = _epochs(_data(n_epochs=5))
+    for est in _estimators(weights, batch_size=2, verbose=None):
+        est.fit_transform(epochs)
+        printed = capsys.readouterr()
+        assert printed.out.splitlines() == [
+            "NeuroRVQ: not using 1 channel(s): 'ECG': not an EEG channel (type 'ecg')."
+        ]
+        assert printed.err == ""
+        est.set_params(verbose="info").transform(epochs)
+        assert "Resampling from 250" in capsys.readouterr().out
 
 
 def test_tags(weights):

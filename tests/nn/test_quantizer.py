@@ -1,7 +1,9 @@
+from fractions import Fraction
+
 import pytest
 import torch
 
-from mne_neurorvq.nn import quantizer
+from mne_neurorvq.nn import _tuning
 from mne_neurorvq.nn.quantizer import ResidualVQ, cosine_kmeans, l2norm
 
 
@@ -29,24 +31,59 @@ def test_nearest_code_equals_brute_force_search():
     torch.testing.assert_close(out.quantized, summed, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("budget", [32 * 7, 32 * 64, 2**22])
-def test_blocked_search_equals_one_distance_matrix(monkeypatch, budget):
-    """Blocks of rows (7 rows, 64 rows, all rows) give the same distances."""
-    monkeypatch.setitem(quantizer._BLOCK_ELEMENTS, "cpu", budget)
-    codebook = _quantizer(n_code=32, code_dim=8).codebooks()[0]
-    gen = torch.Generator().manual_seed(3)
-    # rows close to codes, and exact duplicates of codes: near-ties and ties
-    z = l2norm(codebook.weight[torch.randint(0, 32, (100,), generator=gen)])
-    z[50:] = l2norm(z[50:] + 0.2 * torch.randn(50, 8, generator=gen))
+def _exact_nearest(z, weight):
+    """Oracle: smallest exact |e|^2 - 2 z.e in rational arithmetic, first index."""
+    codes = [[Fraction(v) for v in row] for row in weight.double().tolist()]
+    nearest = []
+    for row in z.double().tolist():
+        values = [
+            sum(e * e for e in code)
+            - 2 * sum(Fraction(a) * e for a, e in zip(row, code, strict=True))
+            for code in codes
+        ]
+        nearest.append(values.index(min(values)))
+    return torch.tensor(nearest)
+
+
+def _hard_rows(codebook, gen):
+    """Rows near codes, duplicates of codes, and midpoints of two codes."""
     weight = codebook.weight
-    full = torch.addmm(
-        z.pow(2).sum(1, keepdim=True) + weight.pow(2).sum(1), z, weight.t(), alpha=-2.0
-    )
+    n_code, code_dim = weight.shape
+    z = l2norm(weight[torch.randint(0, n_code, (120,), generator=gen)])
+    z[40:80] = l2norm(z[40:80] + 0.2 * torch.randn(40, code_dim, generator=gen))
+    # equidistant from two codes in exact arithmetic, apart from float rounding
+    pairs = torch.randint(0, n_code, (40, 2), generator=gen)
+    z[80:] = l2norm(weight[pairs[:, 0]] + weight[pairs[:, 1]])
+    return z
+
+
+@pytest.mark.parametrize("block", [32 * 7, 32 * 64, 2**22])
+def test_nearest_code_is_exact_whatever_the_block(monkeypatch, block):
+    """Blocks of 7 rows, 64 rows or all rows pick the exact nearest code."""
+    monkeypatch.setenv(_tuning.ENV_VAR, f"search_block={block}")
+    codebook = _quantizer(n_code=32, code_dim=8).codebooks()[0]
+    codebook.weight.data[5] = codebook.weight.data[3]  # a duplicated code
+    z = _hard_rows(codebook, torch.Generator().manual_seed(3))
+    weight = codebook.weight
+    expected = _exact_nearest(z, weight)
+    assert torch.equal(codebook.nearest(z), expected)
+    # the float32 distances are within the margin of the float64 ones
     blocks = torch.cat([block.clone() for _, block in codebook.distance_blocks(z)])
-    assert torch.equal(blocks, full)
-    assert torch.equal(codebook.nearest(z), full.argmin(dim=1))
-    two = full.topk(2, dim=1, largest=False).values
-    assert torch.equal(codebook.distance_gap(z), two[:, 1] - two[:, 0])
+    exact = torch.cdist(z.double(), weight.double()).pow(2)
+    margin = codebook.float32_margin(z)
+    assert ((blocks.double() - exact).abs() <= margin[:, None] / 2).all()
+    # the test is not vacuous: float32 alone cannot decide some of the rows
+    two = blocks.topk(2, dim=1, largest=False).values
+    assert ((two[:, 1] - two[:, 0]) <= margin).sum() >= 20
+    gaps = codebook.distance_gap(z)
+    torch.testing.assert_close(gaps, (two[:, 1] - two[:, 0]), atol=1e-5, rtol=0)
+
+
+def test_nearest_code_is_exact_at_the_published_width():
+    """128-wide codes: near ties decided as the exact oracle decides them."""
+    codebook = _quantizer(n_code=64, code_dim=128, n_levels=1).codebooks()[0]
+    z = _hard_rows(codebook, torch.Generator().manual_seed(4))
+    assert torch.equal(codebook.nearest(z), _exact_nearest(z, codebook.weight))
 
 
 def test_ties_go_to_the_first_code():

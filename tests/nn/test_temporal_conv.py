@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mne_neurorvq.nn import MultiScaleTemporalConv, TokenizerConfig, temporal_conv
+from mne_neurorvq.nn import MultiScaleTemporalConv, TokenizerConfig, _tuning
 from mne_neurorvq.nn.temporal_conv import average_pool_time
 
 
@@ -46,7 +46,7 @@ def test_cpu_inference_in_chunks_of_samples_gives_the_same_embedding(monkeypatch
     conv = _conv()
     patches = _patches(batch=5)
     whole = conv(patches).detach()  # with gradients: one piece
-    monkeypatch.setattr(temporal_conv, "CPU_INFERENCE_SAMPLES", 2)
+    monkeypatch.setenv(_tuning.ENV_VAR, "samples=2")
     with torch.inference_mode():
         chunked = conv(patches)
         empty = conv(patches[:0])
