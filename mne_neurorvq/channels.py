@@ -244,15 +244,19 @@ def match_channels(
         raise ValueError(_no_match_message(ch_names, ch_types))
     _check_no_duplicates([ch_names[pick] for pick in picks], clean_names)
     _handle_unknown(unknown_eeg, on_unknown)
+    return _channel_match(ch_names, picks, clean_names, _VOCABULARY_INDEX, unmatched)
+
+
+def _channel_match(ch_names, picks, clean_names, index_of, unmatched) -> ChannelMatch:
+    """The :class:`ChannelMatch` of a matching; logs the channels left out."""
     if unmatched:
         left_out = "; ".join(f"{name!r}: {reason}" for name, reason in unmatched)
         logger.info(f"NeuroRVQ: not using {len(unmatched)} channel(s): {left_out}.")
-
     return ChannelMatch(
         picks=_read_only_int64(picks),
         ch_names=tuple(ch_names[pick] for pick in picks),
         clean_names=tuple(clean_names),
-        vocab_idx=_read_only_int64([_VOCABULARY_INDEX[n] for n in clean_names]),
+        vocab_idx=_read_only_int64([index_of[name] for name in clean_names]),
         unmatched=tuple(unmatched),
     )
 
@@ -626,16 +630,7 @@ def match_modality_channels(
         if on_unknown == "raise":
             raise ValueError(message)
         warn(message)
-    if unmatched:
-        left_out = "; ".join(f"{name!r}: {reason}" for name, reason in unmatched)
-        logger.info(f"NeuroRVQ: not using {len(unmatched)} channel(s): {left_out}.")
-    return ChannelMatch(
-        picks=_read_only_int64(picks),
-        ch_names=tuple(ch_names[pick] for pick in picks),
-        clean_names=tuple(clean_names),
-        vocab_idx=_read_only_int64([index_of[name] for name in clean_names]),
-        unmatched=tuple(unmatched),
-    )
+    return _channel_match(ch_names, picks, clean_names, index_of, unmatched)
 
 
 def infer_modality(ch_names: Sequence[str], ch_types: Sequence[str] | None = None):
