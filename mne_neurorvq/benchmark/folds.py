@@ -99,7 +99,7 @@ def select_subjects(task: str, subjects=None) -> list[str]:
     Parameters
     ----------
     task : str
-        One of :data:`PAPER_TASKS`.
+        One of ``PAPER_TASKS``.
     subjects : sequence of int or str | None
         Identifiers as in the fold files, or numbers: a number selects the
         subject whose identifier ends in it (``7`` is ``"physionet_S007"`` for
@@ -108,7 +108,7 @@ def select_subjects(task: str, subjects=None) -> list[str]:
     Returns
     -------
     list of str
-        The identifiers, in the order of :func:`paper_subjects`.
+        The identifiers, in the order of ``paper_subjects``.
 
     Examples
     --------
@@ -139,7 +139,7 @@ def paper_splits(task: str, subjects=None, folds=None) -> list[dict]:
     Parameters
     ----------
     task : str
-        One of :data:`PAPER_TASKS`.
+        One of ``PAPER_TASKS``.
     subjects : sequence of int or str | None
         Subjects to use (see :func:`select_subjects`); None uses all.
     folds : sequence of int | None

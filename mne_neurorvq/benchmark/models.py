@@ -243,7 +243,7 @@ def build_model(name, weights, settings: BenchmarkSettings, seed: int, sfreq: fl
     name : str
         One of :data:`MODELS`.
     weights : dict | None
-        Published weight files by kind (:meth:`WeightsChoice.by_kind`); None
+        Published weight files by kind (``WeightsChoice.by_kind``); None
         trains the NeuroRVQ models inside each fold, self-supervised, with
         tiny configurations (labels unused, so no leakage).
     settings : BenchmarkSettings

@@ -89,7 +89,7 @@ def run_benchmark(
         a selected validation or training subject are skipped.
     models : sequence of str | None
         Models of :data:`mne_neurorvq.benchmark.MODELS` (default: those of
-        :data:`~mne_neurorvq.benchmark.models.DEFAULT_MODELS` for the
+        ``mne_neurorvq.benchmark.models.DEFAULT_MODELS`` for the
         protocol).
     protocol : ``"paper"`` | ``"groupkfold"`` | None
         ``"paper"`` (default for motor, erp, memory, sleep and eyes): the 10

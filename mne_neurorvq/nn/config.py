@@ -23,7 +23,7 @@ class ModalityPreset:
     padded by ``kernel // 2`` samples on each side: EMG's even kernels (8, 4)
     lengthen the sequence by one sample, which the following average pool
     drops (``nn.AvgPool2d`` floors, as
-    :func:`~mne_neurorvq.nn.temporal_conv.average_pool_time` does).
+    ``mne_neurorvq.nn.temporal_conv.average_pool_time`` does).
 
     Attributes
     ----------

@@ -192,7 +192,7 @@ class EMACodebook(nn.Module):
         re-decide among their candidates (codes within the margin) in
         float64, again with a proven margin; the rare rows that float64
         cannot separate either (exact ties, duplicate codes) are decided in
-        exact arithmetic (:func:`math.fsum` of the exact products). The
+        exact arithmetic (``math.fsum`` of the exact products). The
         float32 bound assumes float32 matrix products (not TF32 on CUDA,
         which this package never enables).
         """

@@ -275,7 +275,7 @@ class TokenTransformer(nn.Module):
         sequences go through the blocks in chunks (every sequence is computed
         on its own; chunks keep the intermediates of large batches in cache)
         of ``cpu_tuning().sequences``, derived from the CPU's cache
-        (:mod:`mne_neurorvq.nn._tuning`).
+        (``mne_neurorvq.nn._tuning``).
 
         Parameters
         ----------
