@@ -77,7 +77,7 @@ def faithfulness(fixture=DEFAULT_FIXTURE):
 
     Returns the list of :class:`mne_neurorvq.parity.Comparison`.
     """
-    from mne_neurorvq.parity import _compare_float, _compare_tokens
+    from mne_neurorvq.parity import _compare_tokens, compare_output
 
     fixture = Path(fixture)
     tokenizer = ReferenceTokenizer.from_state_dict(fixture / "tokenizer_state_dict.pt")
@@ -105,7 +105,7 @@ def faithfulness(fixture=DEFAULT_FIXTURE):
             tokens = tokenizer.tokenize(x, chan_idx)
         for key, value in got.items():
             results.append(
-                _compare_float(name, key, value, expected[key], max_abs.get(key, 1.0))
+                compare_output(name, key, value, expected[key], max_abs.get(key, 1.0))
             )
         results.append(
             _compare_tokens(
