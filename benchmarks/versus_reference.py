@@ -61,8 +61,6 @@ DEFAULT_FIXTURE = HERE.parents[1] / "shared" / "fixtures" / "upstream-parity"
 N_CHANS, SECONDS, BATCH = 64, 4, 8
 #: Same-run targets of issue 15, item 4 (ours / baseline; bf16: ours / ours fp32).
 TARGETS = {"tokenize fp32": 4.0, "embed fp32": 1.5, "embed bf16 vs fp32": 2.0}
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 #: Aten ops whose self time is matrix-multiply, convolution or attention kernels:
 #: name prefixes, and substrings.
 MATMUL_PREFIXES = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear")
@@ -255,15 +253,12 @@ def profile_embed(models, x, chans, repeats=3, rows=15):
 
 
 def _isa():
-    try:
-        with open("/proc/cpuinfo") as fid:
-            line = next(ln for ln in fid if ln.startswith("flags"))
-        flags = set(line.split(":", 1)[1].split())
-    except (OSError, StopIteration):
-        flags = set()
+    from mne_neurorvq.nn._tuning import NATIVE_BF16_FLAGS, cpu_description
+
+    isa = cpu_description()["isa"]
     return {
-        "flags": [f for f in ISA_FLAGS if f in flags],
-        "native_bf16": any(f in flags for f in NATIVE_BF16_FLAGS),
+        "flags": [flag for flag, present in isa.items() if present],
+        "native_bf16": any(isa[flag] for flag in NATIVE_BF16_FLAGS),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 

@@ -249,7 +249,17 @@ def cpu_tuning(threads: int | None = None) -> CPUTuning:
 
 
 #: ISA flags of ``/proc/cpuinfo`` reported by :func:`cpu_description`.
-ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+ISA_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+)
+#: Flags of the CPUs that compute bf16 products natively (AVX512-BF16, AMX).
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def cpu_description(threads: int | None = None) -> dict:
