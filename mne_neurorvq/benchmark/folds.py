@@ -14,17 +14,13 @@ import json
 import re
 from importlib.resources import files
 
+from .protocol import TASKS
+
 #: The five tasks of the paper's table, in its order.
 PAPER_TASKS = ("motor", "erp", "memory", "sleep", "eyes")
 
-#: Fold file (package data) of each paper task.
-FOLD_FILES = {
-    "motor": "hgd.txt",
-    "erp": "kuerp.txt",
-    "memory": "pavlov.txt",
-    "sleep": "sleepedf.txt",
-    "eyes": "eyes.txt",
-}
+#: Fold file (package data) of each paper task, as its protocol names it.
+FOLD_FILES = {task: TASKS[task].fold_file for task in PAPER_TASKS}
 
 #: Balanced accuracy of the fine-tuned NeuroRVQ in the NeuroRVQ paper.
 PAPER_BALANCED_ACCURACY = {
