@@ -3,7 +3,7 @@
 Every loader reads one subject at a time, cuts its recordings into 200 Hz
 trials with :func:`~mne_neurorvq.benchmark.cut_trials` and frees them before
 the next subject, so memory holds the trials of all subjects plus the
-recordings of one. ``benchmarks/loader_memory.py`` measures the peak.
+recordings of one. ``performance/loader_memory.py`` measures the peak.
 
 Labels (``y``) are the label names of the task (``TASKS[name].classes``, in
 the order of the protocol's integer codes); ``epochs.events[:, 2]`` holds the
@@ -304,7 +304,7 @@ def load_moabb_task(
     0.8 s around each stimulus. Subjects are loaded one at a time (MOABB
     returns all runs of a subject at once): the peak is about twice a
     subject's recordings in float64, about 7 GiB for a High Gamma subject
-    (``benchmarks/loader_memory.py``), on top of the trials kept: about 6 GiB
+    (``performance/loader_memory.py``), on top of the trials kept: about 6 GiB
     for the 14 High Gamma subjects and about 41 GiB for the 54 KU ERP
     subjects (8,280 trials of 62 x 200 samples each), the largest task.
 
@@ -447,7 +447,7 @@ def load_memory_task(
     its 13-digit trials (the first digit's onset is the cue) before the next
     subject is read. The peak is about twice the subject's recording in
     float64: about 7 GiB for a real 2 h subject (measured on stand-ins and
-    scaled, ``benchmarks/loader_memory.py``), whatever the number of subjects;
+    scaled, ``performance/loader_memory.py``), whatever the number of subjects;
     the trials kept are 0.2 % of a recording.
 
     Parameters

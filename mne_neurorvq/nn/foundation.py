@@ -280,7 +280,7 @@ class NeuroRVQFoundation(TokenTransformer):
         are recomputed in the backward pass instead of being kept
         (:func:`torch.utils.checkpoint.checkpoint`). For the published model,
         a training step at batch 8 then peaks at 8.2 instead of 12.5 GB on CPU
-        (``benchmarks/speed.py``), for about a quarter more work in the heads.
+        (``performance/speed.py``), for about a quarter more work in the heads.
 
         Parameters
         ----------

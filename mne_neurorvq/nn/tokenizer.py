@@ -24,7 +24,7 @@ from .transformer import TokenTransformer, as_index_tensor, token_indices
 #: predicted amplitude when tokens are decoded without the statistics of the
 #: original signal. Measured as the median over EEGMAT Subject00-23 (4 s
 #: windows, 0.5-45 Hz band-pass, 19 channels) with
-#: ``benchmarks/amplitude_stats.py``.
+#: ``performance/amplitude_stats.py``.
 DEFAULT_AMPLITUDE_STATS = (2.60, 1.52)
 #: The same statistics per modality (used when decoding tokens alone). ECG:
 #: the ECG lead of EEGMAT Subject00-23 (mV, 200 Hz, 4 s windows of 0.2 s

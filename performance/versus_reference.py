@@ -24,12 +24,12 @@ level, no chunking); it is NOT the authors' code. The script:
 
 Usage::
 
-    python benchmarks/versus_reference.py            # 10 interleaved repeats
-    python benchmarks/versus_reference.py --quick    # 3 repeats
-    python benchmarks/versus_reference.py --profile  # + top ops of our embed fp32
-    python benchmarks/versus_reference.py --bf16 yes # bf16 without native bf16
+    python performance/versus_reference.py            # 10 interleaved repeats
+    python performance/versus_reference.py --quick    # 3 repeats
+    python performance/versus_reference.py --profile  # + top ops of our embed fp32
+    python performance/versus_reference.py --bf16 yes # bf16 without native bf16
 
-Writes ``benchmarks/results/versus_reference.json``.
+Writes ``performance/results/versus_reference.json``.
 """
 
 from __future__ import annotations

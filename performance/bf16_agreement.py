@@ -17,8 +17,8 @@ checkpoints (``--tokenizer``, ``--foundation``; e.g. the ones
 
 Usage::
 
-    MNE_NEURORVQ_DATA=../shared/data python benchmarks/bf16_agreement.py
-    python benchmarks/bf16_agreement.py --tokenizer run/tokenizer/tokenizer.pt \\
+    MNE_NEURORVQ_DATA=../shared/data python performance/bf16_agreement.py
+    python performance/bf16_agreement.py --tokenizer run/tokenizer/tokenizer.pt \\
         --foundation run/foundation/foundation.pt
 """
 

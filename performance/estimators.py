@@ -25,8 +25,8 @@ each is kept (the figures of a shared machine vary from run to run).
 
 Usage::
 
-    python benchmarks/estimators.py                      # 64 epochs, 4 folds
-    python benchmarks/estimators.py --models embed --n-epochs 32
+    python performance/estimators.py                      # 64 epochs, 4 folds
+    python performance/estimators.py --models embed --n-epochs 32
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="benchmarks/results/estimators.json")
+    parser.add_argument("--out", default="performance/results/estimators.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     mne.set_log_level("error")

@@ -7,7 +7,7 @@ script measures them on EEGMAT (19 channels, rest and arithmetic, 4 s
 windows, 0.5-45 Hz band-pass, 200 Hz, microvolts) and prints the medians used
 as :data:`mne_neurorvq.nn.tokenizer.DEFAULT_AMPLITUDE_STATS`.
 
-Usage: ``python benchmarks/amplitude_stats.py [DATA_DIR]`` (default:
+Usage: ``python performance/amplitude_stats.py [DATA_DIR]`` (default:
 ``$MNE_NEURORVQ_DATA`` or ``../shared/data``).
 """
 

@@ -16,8 +16,8 @@ of one length, then scales the per-subject peak (as a multiple of the
 recording's size in float64, at the longest stand-in) to the real recordings
 (ds003838: about 7400 s per subject; High Gamma: about 2 x 3700 s).
 
-    python benchmarks/loader_memory.py            # both tasks, about 3 min
-    python benchmarks/loader_memory.py --task memory --seconds 300 600
+    python performance/loader_memory.py            # both tasks, about 3 min
+    python performance/loader_memory.py --task memory --seconds 300 600
 """
 
 from __future__ import annotations

@@ -15,21 +15,21 @@ frequent token of each head on that set.
 
 Training stops by wall time (``--minutes`` and ``--pretrain-minutes``); the
 learning-rate schedule spans the number of steps estimated from a short
-timing probe. Prints a table and writes JSON to ``benchmarks/results/``.
+timing probe. Prints a table and writes JSON to ``performance/results/``.
 
 Usage (the reference run: 12 + 4 minutes, one torch thread on a shared
 2-core machine, where a second thread slowed the small kernels down 5-10x)::
 
-    python benchmarks/train_eegmat.py --minutes 12 --pretrain-minutes 4 --threads 1
+    python performance/train_eegmat.py --minutes 12 --pretrain-minutes 4 --threads 1
 
 ``--tokenizer PATH`` evaluates (and pre-trains on) an existing tokenizer
 instead of training one; windows are cached as .npz in the results folder (or
 ``--cache``). The masked-token accuracy stays at the baseline for about 1,000
-steps of batch 64 before it rises (see ``benchmarks/README.md``): more than a
+steps of batch 64 before it rises (see ``performance/README.md``): more than a
 2-core CPU does in minutes. The pre-training figures in the README come from
 the CPU-trained tokenizer and 3.5 minutes on one GPU::
 
-    python benchmarks/train_eegmat.py --tokenizer RUN/tokenizer/tokenizer.pt \
+    python performance/train_eegmat.py --tokenizer RUN/tokenizer/tokenizer.pt \
         --pretrain-minutes 3.5 --batch-size 64 --device cuda --monitor
 """
 

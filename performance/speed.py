@@ -13,10 +13,10 @@ writes everything to JSON.
 
 Usage::
 
-    python benchmarks/speed.py                   # default config, CPU, 2 threads
-    python benchmarks/speed.py --device cuda     # on a GPU
-    python benchmarks/speed.py --quick           # batch 8 only
-    python benchmarks/speed.py --full            # also batch 64 of 19 ch x 13 s
+    python performance/speed.py                   # default config, CPU, 2 threads
+    python performance/speed.py --device cuda     # on a GPU
+    python performance/speed.py --quick           # batch 8 only
+    python performance/speed.py --full            # also batch 64 of 19 ch x 13 s
 
 Batch 1, 8 and 64 by default; training steps stop at batch 8. Batch 64 of the
 long input and the training steps on it run with ``--full`` only, so that the
@@ -375,7 +375,7 @@ def main(argv=None):
         choices=["fp32", "bf16"],
         help="default: fp32, and bf16 on a GPU or a CPU with native bf16",
     )
-    parser.add_argument("--out", default="benchmarks/results/speed.json")
+    parser.add_argument("--out", default="performance/results/speed.json")
     parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
