@@ -182,7 +182,7 @@ PSG_CHANNELS = [
     "Temp rectal",
     "Event marker",
 ]
-START = datetime.datetime(1989, 4, 24, 16, 13, tzinfo=datetime.timezone.utc)
+START = datetime.datetime(1989, 4, 24, 16, 13, tzinfo=datetime.UTC)
 #: first kept wake epoch (30 min before sleep) and first S3 epoch, + 1 s
 SLEEP_PULSES = (2400 - WAKE_MARGIN + 1.0, 3300 + 1.0)
 
