@@ -94,7 +94,17 @@ def _seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def _use_devices(threads):
+def _dask_worker():
+    """The Dask worker running this unit, or None in the driver's process."""
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _use_devices(threads, worker):
     """Set the unit's torch threads; on a Dask worker, pick its own GPU."""
     import torch
 
@@ -102,12 +112,7 @@ def _use_devices(threads):
         torch.set_num_threads(int(threads))
     if not torch.cuda.is_available():
         return "cpu"
-    try:
-        from distributed import get_worker
-
-        name = get_worker().name
-    except (ImportError, ValueError):  # not on a Dask worker
-        name = None
+    name = None if worker is None else worker.name
     if isinstance(name, int):  # LocalCluster workers 0..N-1: one GPU each
         torch.cuda.set_device(name % torch.cuda.device_count())
     return f"cuda:{torch.cuda.current_device()}"
@@ -144,7 +149,8 @@ def run_unit(job: UnitJob) -> dict:
     from .fitting import fit_and_score
     from .store import StoreEntry
 
-    device = _use_devices(job.threads)
+    worker = _dask_worker()
+    device = _use_devices(job.threads, worker)
     _seed_everything(job.seed)
     scores = fit_and_score(
         job.unit.model,
@@ -161,6 +167,7 @@ def run_unit(job: UnitJob) -> dict:
         seed=job.seed,
         device=device,
         host=platform.node(),
+        worker=None if worker is None else worker.address,
         settings=asdict(job.settings),
         versions={"mne_neurorvq": __version__, "torch": torch.__version__},
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
