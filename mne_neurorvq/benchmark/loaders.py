@@ -91,6 +91,12 @@ class SubjectTrials:
         The measurement info of the cut trials.
     sources : list of dict
         The files read: ``path``, ``size`` (bytes), ``mtime``.
+
+    Examples
+    --------
+    >>> trials = subject_trials("eyes", 1, max_windows=4)  # doctest: +SKIP
+    >>> trials.data.shape, trials.ch_names[:2]  # doctest: +SKIP
+    ((8, 64, 800), ['Fc5', 'Fc3'])
     """
 
     data: np.ndarray

@@ -82,6 +82,15 @@ class BenchmarkPlan:
         Data folder of the task's loader.
     store : TrialStore
         Where the trials are kept.
+
+    Examples
+    --------
+    >>> plan = make_plan("eyes", subjects=[1, 2], models=["bandpower_lr"],
+    ...                  weights="none", cache="bench-cache")
+    >>> plan.subjects, [f["fold"] for f in plan.folds]
+    (['physionet_S001', 'physionet_S002'], [3, 9])
+    >>> print(plan.describe().splitlines()[-2])  # doctest: +ELLIPSIS
+      a run would download what is not on disk yet: the eyes recordings ...
     """
 
     task: Task

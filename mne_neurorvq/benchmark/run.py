@@ -197,6 +197,11 @@ def collect_scores(out_dir):
     pandas.DataFrame
         One row per unit file: model, fold, accuracy, balanced_accuracy,
         fit_seconds, n_train, n_test, seed.
+
+    Examples
+    --------
+    >>> scores = collect_scores("neurorvq-benchmark")  # doctest: +SKIP
+    >>> scores.groupby("model")["balanced_accuracy"].mean()  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -273,7 +278,16 @@ def describe_benchmark(task, *, out_dir=None, **kwargs) -> str:
 
 
 def summarise(scores, paper=None):
-    """Deprecated spelling of :func:`summarize` (removed in a later release)."""
+    """Deprecated spelling of :func:`summarize` (removed in a later release).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"model": ["eegnet"], "fold": [0],
+    ...                        "balanced_accuracy": [0.5], "fit_seconds": [1.0]})
+    >>> summarise(scores)  # doctest: +SKIP
+    FutureWarning: summarise is deprecated, use summarize (American spelling)
+    """
     warnings.warn(
         "summarise is deprecated, use summarize (American spelling)",
         FutureWarning,
