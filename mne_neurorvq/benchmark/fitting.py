@@ -63,15 +63,18 @@ def _feature_extractor(name, weights, settings: BenchmarkSettings, ch_names):
         return key, _lazy_fit(model)
     if name == "neurorvq_tokens_lr":
         from ..decoding import NeuroRVQTokenizer, TokenHistogram
-        from ..nn import TokenizerConfig
 
         path = weights["tokenizer"]
         tokenizer = NeuroRVQTokenizer(weights=path, **common)
-        config = TokenizerConfig()
-        histogram = TokenHistogram(config.n_code, config.n_scales, config.n_levels)
         tokens = _lazy_fit(tokenizer)
-        key = f"tokens-{_weights_key(path)}"
-        return key, lambda chunk: histogram.fit_transform(tokens(chunk))
+
+        def histogram(chunk):
+            codes = tokens(chunk)
+            config = tokenizer.model_.config  # the loaded checkpoint's
+            counts = TokenHistogram(config.n_code, config.n_scales, config.n_levels)
+            return counts.fit_transform(codes)
+
+        return f"tokens-{_weights_key(path)}", histogram
     raise ValueError(f"{name!r} is not a frozen-feature model")
 
 

@@ -158,3 +158,46 @@ def test_a_killed_write_leaves_no_entry(toy_task, tmp_path):
     assert len(left) == 1 and (left[0] / "data.npy").is_file()
     entry = store.fill("toy", [1])[0]
     assert entry.path == final and len(entry) == 16
+
+
+@pytest.mark.slow
+def test_frozen_features_are_computed_once_per_weights(toy_task, tmp_path):
+    """Published-style weights: features cached per subject, LR fitted per fold."""
+    import torch
+
+    from mne_neurorvq.benchmark.fitting import fit_and_score
+    from mne_neurorvq.nn import (
+        FoundationConfig,
+        NeuroRVQFoundation,
+        NeuroRVQTokenizerModel,
+        TokenizerConfig,
+    )
+
+    foundation = tmp_path / "foundation.pt"
+    tokenizer = tmp_path / "tokenizer.pt"
+    torch.manual_seed(0)
+    torch.save(
+        NeuroRVQFoundation(config=FoundationConfig.tiny()).state_dict(), foundation
+    )
+    state = NeuroRVQTokenizerModel(TokenizerConfig.tiny()).state_dict()
+    for key in state:  # random codebooks, marked as trained ones are
+        if key.endswith("initted"):
+            state[key].fill_(1)
+    torch.save(state, tokenizer)
+    weights = {"foundation": str(foundation), "tokenizer": str(tokenizer)}
+    train, test = (
+        TrialStore(tmp_path).fill("toy", [1, 2]),
+        TrialStore(tmp_path).fill("toy", [3]),
+    )
+    for name, prefix in (
+        ("neurorvq_embedding_lr", "embedding-"),
+        ("neurorvq_tokens_lr", "tokens-"),
+    ):
+        first = fit_and_score(name, train, test, weights=weights)
+        cached = sorted((train[0].path / "features").glob(f"{prefix}*.npy"))
+        assert len(cached) == 1 and np.load(cached[0]).shape[0] == 16
+        stamp = cached[0].stat().st_mtime_ns
+        second = fit_and_score(name, train, test, weights=weights)
+        assert cached[0].stat().st_mtime_ns == stamp  # read, not recomputed
+        assert first["balanced_accuracy"] == second["balanced_accuracy"]
+        assert (first["n_train"], first["n_test"]) == (32, 16)
