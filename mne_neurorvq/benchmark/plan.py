@@ -90,7 +90,7 @@ class BenchmarkPlan:
     >>> plan.subjects, [f["fold"] for f in plan.folds]
     (['physionet_S001', 'physionet_S002'], [3, 9])
     >>> print(plan.describe().splitlines()[-2])  # doctest: +ELLIPSIS
-      a run would download what is not on disk yet: the eyes recordings ...
+      a run would download what is not on disk yet: the eyes recordings of ...
     """
 
     task: Task
@@ -220,7 +220,10 @@ class BenchmarkPlan:
         lines.append(line)
         downloads = []
         if stored < len(subjects):
-            downloads.append(f"the {task.name} recordings not on disk ({task.source})")
+            downloads.append(
+                f"the {task.name} recordings of the {len(subjects) - stored} subjects "
+                "not in the store, where they are not on disk (see data)"
+            )
         if self.weights.mode != "auto":
             downloads += [f"weights {name}" for name in self.weights.missing]
         lines.append(
