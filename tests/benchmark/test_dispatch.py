@@ -149,40 +149,21 @@ def test_units_on_an_existing_scheduler(eegbci_four, tmp_path, capsys):
         "--folds",
         "2,3",
     ]
+    scheduler_file = tmp_path / "scheduler.json"
     with distributed.LocalCluster(
         n_workers=1,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # the scheduler writes its file, as `dask scheduler --scheduler-file` does
+        scheduler_kwargs={"scheduler_file": str(scheduler_file)},
     ) as cluster:
-        assert (
-            main(
-                [
-                    *argv,
-                    "--out",
-                    str(tmp_path / "A"),
-                    "--scheduler",
-                    cluster.scheduler_address,
-                ]
-            )
-            == 0
-        )
-        with distributed.Client(cluster) as client:
-            scheduler_file = tmp_path / "scheduler.json"
-            client.write_scheduler_file(str(scheduler_file))
-            assert (
-                main(
-                    [
-                        *argv,
-                        "--out",
-                        str(tmp_path / "B"),
-                        "--scheduler-file",
-                        str(scheduler_file),
-                    ]
-                )
-                == 0
-            )
+        address = cluster.scheduler_address
+        assert main([*argv, "--out", str(tmp_path / "A"), "--scheduler", address]) == 0
+        assert json.loads(scheduler_file.read_text())["address"] == address
+        argv += ["--out", str(tmp_path / "B"), "--scheduler-file", str(scheduler_file)]
+        assert main(argv) == 0
         workers = set(cluster.scheduler_info["workers"])
     a, b = read_units(tmp_path / "A"), read_units(tmp_path / "B")
     # the units ran on the cluster's worker, not in this process
