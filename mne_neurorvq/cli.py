@@ -122,20 +122,31 @@ def _benchmark(args) -> int:
         folds=None if args.folds is None else _subjects(args.folds),
         cv=args.cv,
         n_splits=args.n_splits,
+        seed=args.seed,
+        max_windows=args.max_windows,
         data_path=args.data_path,
         settings=_benchmark_settings(args),
         weights=args.weights,
+        cache=args.cache,
     )
     if args.dry_run:
-        print(describe_benchmark(args.task, **kwargs))
+        print(describe_benchmark(args.task, out_dir=args.out, **kwargs))
         return 0
     run_benchmark(
         args.task,
-        seed=args.seed,
         out_dir=args.out,
-        max_windows=args.max_windows,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        scheduler_file=args.scheduler_file,
         **kwargs,
     )
+    return 0
+
+
+def _report(args) -> int:
+    from .benchmark import report
+
+    report(args.runs, args.out)
     return 0
 
 
@@ -165,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_sys_info)
     _add_download(commands)
     _add_benchmark(commands)
+    _add_report(commands)
     from .training.cli import add_training_commands
 
     add_training_commands(commands)
@@ -200,24 +212,41 @@ def _add_download(commands):
     download.set_defaults(func=_download)
 
 
+def _task_help(tasks) -> str:
+    """One line per registered task, from its record."""
+    lines = []
+    for name, task in tasks.items():
+        folds = "published folds" if task.fold_file else "GroupKFold"
+        lines.append(f"{name}: {task.description} [{folds}]")
+    return "; ".join(lines)
+
+
 def _add_benchmark(commands):
     from .benchmark.models import MODELS, BenchmarkSettings
     from .benchmark.protocol import TASKS
 
+    with_folds = [name for name, task in TASKS.items() if task.fold_file]
     bench = commands.add_parser(
         "benchmark",
         help="subject-independent benchmark of NeuroRVQ models and baselines",
-        description="Subject-independent benchmark of NeuroRVQ and baselines. The "
-        "tasks motor, erp, memory, sleep and eyes use the paper's protocol by "
-        "default (the published folds of Lee et al., MLSP 2025); other tasks "
-        "use GroupKFold.",
+        description="Subject-independent benchmark of NeuroRVQ and baselines. "
+        "Each subject's trials are cut once into a trial store (--cache); each "
+        "(fold, model) unit writes OUT/units/<fold>-<model>.json when it "
+        "finishes, and the same command again skips finished units. The tasks "
+        f"{', '.join(with_folds)} use the paper's protocol by default (the "
+        "published folds of Lee et al., MLSP 2025); other tasks use GroupKFold.",
     )
-    bench.add_argument("--task", default="eegmat", choices=sorted(TASKS))
+    bench.add_argument(
+        "--task",
+        default="eegmat",
+        choices=sorted(TASKS),
+        help=_task_help(TASKS),
+    )
     bench.add_argument(
         "--protocol",
         choices=("paper", "groupkfold"),
-        help="paper: the published folds (default for motor, erp, memory, sleep, "
-        "eyes); groupkfold: --cv splits (default for other tasks)",
+        help=f"paper: the published folds (default for {', '.join(with_folds)}); "
+        "groupkfold: --cv splits (default for other tasks)",
     )
     bench.add_argument(
         "--subjects",
@@ -290,12 +319,51 @@ def _add_benchmark(commands):
     )
     bench.add_argument("--ssl-epochs", type=int, default=defaults.ssl_epochs)
     bench.add_argument(
+        "--cache",
+        help="folder of the trial store (default: benchmark in the package's "
+        "cache, MNE_NEURORVQ_CACHE); a run whose subjects are all there reads no "
+        "recording",
+    )
+    where = bench.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        help="run the units on a local Dask cluster of this many processes (one "
+        "GPU each when GPUs are visible); default: one after another here",
+    )
+    where.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler to send the units to "
+        "(e.g. tcp://10.0.0.1:8786; dask-jobqueue, Kubernetes)",
+    )
+    where.add_argument(
+        "--scheduler-file", help="scheduler file of a running Dask cluster"
+    )
+    bench.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the datasets, subjects, folds, models, weights and downloads "
-        "of the run, without downloading or loading anything",
+        help="print the plan of the run (datasets, subjects, folds, models, "
+        "weights, store, units, downloads) without downloading or loading anything",
     )
     bench.set_defaults(func=_benchmark)
+
+
+def _add_report(commands):
+    report = commands.add_parser(
+        "report",
+        help="merge benchmark runs into the paper's table (csv, markdown, figure)",
+        description="One table across tasks: one row per model, one column per "
+        "task plus the mean (balanced accuracy, mean +- std over folds), beside "
+        "the rows the NeuroRVQ paper publishes. Missing tasks and folds are "
+        "marked, not averaged silently.",
+    )
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR", help="--out of runs")
+    report.add_argument(
+        "--out",
+        default="neurorvq-report",
+        help="folder of table.csv, table.md, table.png",
+    )
+    report.set_defaults(func=_report)
 
 
 def main(argv=None) -> int:

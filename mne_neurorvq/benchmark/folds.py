@@ -12,31 +12,26 @@ from __future__ import annotations
 
 import json
 import re
-from importlib.resources import files
 
-from .protocol import TASKS
-
-#: The five tasks of the paper's table, in its order.
-PAPER_TASKS = ("motor", "erp", "memory", "sleep", "eyes")
+from .protocol import PAPER_TASKS, TASKS, fold_file_path, get_task
 
 #: Fold file (package data) of each paper task, as its protocol names it.
 FOLD_FILES = {task: TASKS[task].fold_file for task in PAPER_TASKS}
 
 #: Balanced accuracy of the fine-tuned NeuroRVQ in the NeuroRVQ paper.
 PAPER_BALANCED_ACCURACY = {
-    "motor": 0.700,
-    "erp": 0.876,
-    "memory": 0.574,
-    "sleep": 0.728,
-    "eyes": 0.869,
+    task: TASKS[task].paper_balanced_accuracy for task in PAPER_TASKS
 }
 
 
 def _check_task(task):
-    if task not in FOLD_FILES:
+    record = get_task(task)
+    if record.fold_file is None:
+        with_folds = [name for name, t in TASKS.items() if t.fold_file]
         raise ValueError(
-            f"The paper's folds exist for the tasks {list(PAPER_TASKS)}, got {task!r}."
+            f"The paper's folds exist for the tasks {with_folds}, got {record.name!r}."
         )
+    return record
 
 
 def paper_folds(task: str) -> list[list[str]]:
@@ -68,8 +63,7 @@ def paper_folds(task: str) -> list[list[str]]:
     >>> sum(len(fold) for fold in paper_folds("eyes"))
     103
     """
-    _check_task(task)
-    text = (files(__package__) / "data" / FOLD_FILES[task]).read_text()
+    text = fold_file_path(_check_task(task)).read_text()
     content = json.loads(text)
     return [list(content[str(fold)]) for fold in range(len(content))]
 

@@ -1,9 +1,12 @@
-"""Load a benchmark task as (epochs at 200 Hz, labels, subjects), protocol applied.
+"""Read a benchmark task's recordings and cut them into trials, one subject at a time.
 
-Every loader reads one subject at a time, cuts its recordings into 200 Hz
-trials with :func:`~mne_neurorvq.benchmark.cut_trials` and frees them before
-the next subject, so memory holds the trials of all subjects plus the
-recordings of one. ``performance/loader_memory.py`` measures the peak.
+Each task's loader (``Task.loader``: ``eyes_recordings``, ``moabb_recordings``...)
+only yields one subject's continuous recordings with their trial annotations;
+one shared loop, :func:`subject_trials`, cuts them into 200 Hz trials with
+:func:`~mne_neurorvq.benchmark.cut_trials`. The trial store
+(:mod:`mne_neurorvq.benchmark.store`) writes each subject's trials to disk;
+:func:`load_task` stacks them into one ``Epochs`` in memory (small tasks).
+``performance/loader_memory.py`` measures the peak of one subject.
 
 Labels (``y``) are the label names of the task (``TASKS[name].classes``, in
 the order of the protocol's integer codes); ``epochs.events[:, 2]`` holds the
@@ -17,27 +20,25 @@ EEGMAT.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import os
 import re
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import logger, use_log_level
+from mne.utils import use_log_level
 
 from ..channels import bipolar_active_electrode
 from ..datasets._paths import CONFIG_KEY, data_root
 from ..datasets.eegbci import EYES_RUNS, _read_runs
 from ..datasets.eegmat import LABELS as EEGMAT_LABELS
 from ..datasets.eegmat import eegmat_files, read_eegmat_raw
-from .protocol import TASKS
+from .protocol import TASKS, get_task
 from .trials import cut_trials
 
-#: MOABB dataset class of the tasks it serves.
-MOABB_DATASETS = {"motor": "Schirrmeister2017", "erp": "Lee2019_ERP"}
 #: OpenNeuro data set and snapshot of the memory task (the benchmark's 1.0.2).
 PAVLOV_DATASET, PAVLOV_TAG = "ds003838", "1.0.2"
 #: Wake is kept only this long (s) before the first and after the last sleep.
@@ -59,39 +60,12 @@ def _require(module, task):
 
 def _subjects(task, subjects):
     """The data set's subject numbers of ``subjects`` (default: the task's)."""
-    task = TASKS[task]
+    task = get_task(task)
     if subjects is None:
         return list(task.subjects)
     if isinstance(subjects, (str, int, np.integer)):
         subjects = [subjects]
     return [task.subject_number(s) for s in subjects]
-
-
-def _quiet(loader):
-    """MNE's ``verbose``, except that None means warnings only (quiet loads)."""
-
-    @functools.wraps(loader)
-    def wrapper(*args, verbose=None, **kwargs):
-        level = "warning" if verbose is None else verbose
-        with use_log_level(level):
-            return loader(*args, verbose=level, **kwargs)
-
-    return wrapper
-
-
-def _one_at_a_time(items, task, verbose):
-    """Subjects, one at a time, behind a progress bar (hidden when quiet).
-
-    After each subject the garbage collector runs: readers leave reference
-    cycles (the EEGLAB reader's copy of the file's data among them) that
-    would otherwise live on while the next subject is read.
-    """
-    from tqdm.auto import tqdm
-
-    quiet = logger.level > 20 or len(items) < 2  # 20: logging.INFO
-    for item in tqdm(items, desc=f"{task}: subjects", unit="subject", disable=quiet):
-        yield item
-        gc.collect()
 
 
 def _root(path):
@@ -101,58 +75,165 @@ def _root(path):
     return None
 
 
-class _Trials:
-    """Trials of several recordings, stacked once at the end."""
+@dataclass
+class SubjectTrials:
+    """The trials of one subject, cut by the protocol.
 
-    def __init__(self, task, max_windows=None):
-        self.task = TASKS[task]
-        self.max_windows = max_windows
-        self.data, self.codes, self.groups, self.info = [], [], [], None
+    Attributes
+    ----------
+    data : ndarray, shape (n_trials, n_channels, n_times)
+        The trials in volts at 200 Hz.
+    codes : ndarray of int, shape (n_trials,)
+        The protocol's integer code of each trial (``task.classes[code]``).
+    ch_names : list of str
+        The channels.
+    info : mne.Info | None
+        The measurement info of the cut trials.
+    sources : list of dict
+        The files read: ``path``, ``size`` (bytes), ``mtime``.
 
-    def add(self, epochs, subject):
-        data = epochs.get_data(copy=False)[: self.max_windows]
-        if not len(data):
-            return
-        self.info = epochs.info if self.info is None else self.info
-        if epochs.ch_names != self.info["ch_names"]:
-            raise ValueError(
-                f"Subject {subject!r} has channels {epochs.ch_names}, the first "
-                f"recording {self.info['ch_names']}; the trials cannot be stacked"
+    Examples
+    --------
+    >>> trials = subject_trials("eyes", 1, max_windows=4)  # doctest: +SKIP
+    >>> trials.data.shape, trials.ch_names[:2]  # doctest: +SKIP
+    ((8, 64, 800), ['Fc5', 'Fc3'])
+    """
+
+    data: np.ndarray
+    codes: np.ndarray
+    ch_names: list
+    info: object = None
+    sources: list = field(default_factory=list)
+
+
+def _sources(raw):
+    """Files behind a recording, with size and modification time."""
+    found = []
+    for name in getattr(raw, "filenames", ()) or ():
+        if name is None or not Path(name).is_file():
+            continue
+        stat = Path(name).stat()
+        found.append(dict(path=str(name), size=stat.st_size, mtime=stat.st_mtime))
+    return found
+
+
+def subject_trials(
+    task,
+    subject,
+    *,
+    path=None,
+    max_windows=None,
+    dtype=np.float32,
+    verbose=None,
+    **kwargs,
+) -> SubjectTrials:
+    """Cut every recording of one subject into the protocol's trials.
+
+    The one loop of every task: the task's loader yields the subject's
+    recordings (:meth:`Task.recordings`), each is cut with
+    :func:`~mne_neurorvq.benchmark.cut_trials` and freed.
+
+    Parameters
+    ----------
+    task : str | Task
+        A registered task.
+    subject : int | str
+        A subject number of the data set or its fold-file identifier.
+    path : str | Path | None
+        Data folder (the loader's ``path``).
+    max_windows : int | None
+        At most this many trials per recording.
+    dtype : numpy dtype
+        Of the trials kept (float32, as the store keeps them).
+    verbose : bool | str | int | None
+        MNE verbosity (None: warnings only).
+    **kwargs
+        Passed to the loader (``download``, ``dataset``...).
+
+    Returns
+    -------
+    SubjectTrials
+
+    Examples
+    --------
+    >>> trials = subject_trials("eyes", 1, max_windows=4)  # doctest: +SKIP
+    >>> trials.data.shape  # doctest: +SKIP
+    (8, 64, 800)
+    """
+    task = get_task(task)
+    number = task.subject_number(subject)
+    level = "warning" if verbose is None else verbose
+    parts, codes, ch_names, info, sources = [], [], None, None, []
+    with use_log_level(level):
+        for raw, shift in task.recordings(number, path=path, verbose=level, **kwargs):
+            sources += _sources(raw)
+            window = (
+                task
+                if not shift
+                else replace(task, tmin=task.tmin - shift, tmax=task.tmax - shift)
             )
-        self.data.append(np.asarray(data, dtype=np.float64))
-        self.codes.append(epochs.events[: len(data), 2])
-        self.groups += [self.task.subject_id(subject)] * len(data)
+            epochs = cut_trials(raw, window, task.event_id, copy=False, verbose=level)
+            del raw
+            data = epochs.get_data(copy=False)[:max_windows]
+            if not len(data):
+                continue
+            if ch_names is None:
+                ch_names, info = list(epochs.ch_names), epochs.info
+            elif epochs.ch_names != ch_names:
+                raise ValueError(
+                    f"Subject {subject!r} has recordings with channels "
+                    f"{epochs.ch_names} and {ch_names}; the trials cannot be stacked"
+                )
+            parts.append(data.astype(dtype))
+            codes.append(epochs.events[: len(data), 2])
+            del epochs
+    gc.collect()  # readers leave reference cycles holding a recording
+    if not parts:
+        raise ValueError(f"No trials found for subject {subject!r} of {task.name!r}")
+    return SubjectTrials(
+        np.concatenate(parts), np.concatenate(codes), ch_names, info, sources
+    )
 
-    def stack(self, verbose):
-        import pandas as pd
 
-        if not self.data:
-            raise ValueError(f"No trials found for task {self.task.name!r}")
-        codes = np.concatenate(self.codes)
-        # into one array, freeing each recording's trials as they are copied:
-        # the peak is the trials plus one recording's, not twice the trials
-        data = np.empty((len(codes),) + self.data[0].shape[1:])
-        start = 0
-        while self.data:
-            part = self.data.pop(0)
-            data[start : start + len(part)] = part
-            start += len(part)
-            del part
-        labels = np.array([self.task.classes[c] for c in codes])
-        events = np.column_stack(
-            [np.arange(len(codes)) * self.task.n_times, np.zeros_like(codes), codes]
-        )
-        present = sorted(set(codes.tolist()))
-        epochs = mne.EpochsArray(
-            data,
-            self.info,
-            events=events,
-            tmin=self.task.tmin,
-            event_id={self.task.classes[c]: c for c in present},
-            metadata=pd.DataFrame({"subject": self.groups, "label": labels}),
-            verbose=verbose,
-        )
-        return epochs, labels, np.array(self.groups)
+def _stack(task, per_subject, verbose):
+    """One EpochsArray (float64, as MNE keeps it) of several subjects' trials."""
+    import pandas as pd
+
+    task = get_task(task)
+    first = per_subject[0][1]
+    for subject, trials in per_subject[1:]:
+        if trials.ch_names != first.ch_names:
+            raise ValueError(
+                f"Subject {subject!r} has channels {trials.ch_names}, the first "
+                f"{first.ch_names}; the trials cannot be stacked"
+            )
+    codes = np.concatenate([t.codes for _, t in per_subject])
+    groups = [
+        task.subject_id(subject)
+        for subject, trials in per_subject
+        for _ in range(len(trials.codes))
+    ]
+    data = np.empty((len(codes),) + first.data.shape[1:])
+    start = 0
+    for _, trials in per_subject:
+        data[start : start + len(trials.codes)] = trials.data
+        start += len(trials.codes)
+        trials.data = None  # freed as it is copied
+    labels = np.array([task.classes[c] for c in codes])
+    events = np.column_stack(
+        [np.arange(len(codes)) * task.n_times, np.zeros_like(codes), codes]
+    )
+    present = sorted(set(codes.tolist()))
+    epochs = mne.EpochsArray(
+        data,
+        first.info,
+        events=events,
+        tmin=task.tmin,
+        event_id={task.classes[c]: c for c in present},
+        metadata=pd.DataFrame({"subject": groups, "label": labels}),
+        verbose=verbose,
+    )
+    return epochs, labels, np.array(groups)
 
 
 def _whole_recording(raw, label):
@@ -162,103 +243,36 @@ def _whole_recording(raw, label):
     return raw
 
 
-# ------------------------------------------------------------ local: EEGMAT
+# ----------------------------------------------------------------- loaders
+# Each yields one subject's continuous recordings, annotated with its trials
+# (Task.loader); subject_trials cuts them.
 
 
-@_quiet
-def load_eegmat_task(
-    subjects=None,
-    *,
-    path=None,
-    max_windows=None,
-    download=True,
-    verbose=None,
-):
-    """EEGMAT rest vs arithmetic: 4 s windows with the protocol.
+def eegmat_recordings(task, subject, *, path=None, verbose=None, download=True):
+    """EEGMAT: the rest and the arithmetic recording, each one labelled span.
 
-    Parameters
-    ----------
-    subjects : list of int | None
-        Subjects 0-35 (None: all available locally, or all when downloading).
-    path : str | Path | None
-        Folder of the EDF files (see :func:`mne_neurorvq.datasets.eegmat_files`).
-    max_windows : int | None
-        At most this many windows per recording.
-    download : bool
-        Download missing files from PhysioNet.
-    verbose : bool | str | int | None
-        MNE verbosity (None: warnings only).
-
-    Returns
-    -------
-    epochs : mne.EpochsArray
-        19 EEG channels at 200 Hz, 800 samples.
-    y : ndarray of str
-        ``"rest"`` or ``"arithmetic"``.
-    groups : ndarray of int
-        Subject numbers.
-
-    Examples
-    --------
-    >>> epochs, y, groups = load_eegmat_task([0, 1])  # doctest: +SKIP
+    ``path``: the folder of the EDF files (see
+    :func:`mne_neurorvq.datasets.eegmat_files`); missing files are downloaded
+    from PhysioNet unless ``download=False``.
     """
-    trials = _Trials("eegmat", max_windows)
-    for subject, condition, fname in eegmat_files(subjects, path, download):
-        raw = _whole_recording(
-            read_eegmat_raw(fname, verbose=verbose), EEGMAT_LABELS[condition]
-        )
-        trials.add(cut_trials(raw, "eegmat", copy=False, verbose=verbose), subject)
-    return trials.stack(verbose)
+    for _, condition, fname in eegmat_files([subject], path, download):
+        raw = read_eegmat_raw(fname, verbose=verbose)
+        yield _whole_recording(raw, EEGMAT_LABELS[condition])
 
 
-# ------------------------------------------------------------ eyes: eegmmidb
+def eyes_recordings(task, subject, *, path=None, verbose=None):
+    """Runs 1 (eyes open) and 2 (eyes closed) of eegmmidb, each one labelled span.
 
-
-@_quiet
-def load_eyes_task(subjects=None, *, path=None, max_windows=None, verbose=None):
-    """Eyes open vs closed: 4 s windows of eegmmidb runs 1 and 2.
-
-    Parameters
-    ----------
-    subjects : list of int or str | None
-        Subject numbers (1-109) or identifiers (``"physionet_S007"``); None:
-        the 103 subjects of the paper's fold file ``eyes.txt``.
-    path : str | Path | None
-        Folder containing ``MNE-eegbci-data`` (default ``MNE_NEURORVQ_DATA``,
-        else MNE's eegbci folder); missing runs are downloaded by
-        :func:`mne.datasets.eegbci.load_data` (1.3 MB each).
-    max_windows : int | None
-        At most this many windows per run.
-    verbose : bool | str | int | None
-        MNE verbosity (None: warnings only).
-
-    Returns
-    -------
-    epochs : mne.EpochsArray
-        64 EEG channels (standard 10-05 names) at 200 Hz, 800 samples.
-    y : ndarray of str
-        ``"eyes_closed"`` (code 0, run 2) or ``"eyes_open"`` (code 1, run 1).
-    groups : ndarray of str
-        ``"physionet_S001"``-style identifiers.
-
-    Examples
-    --------
-    >>> epochs, y, groups = load_eyes_task([1, 2])  # doctest: +SKIP
-    >>> sorted(set(groups))  # doctest: +SKIP
-    ['physionet_S001', 'physionet_S002']
+    ``path``: the folder containing ``MNE-eegbci-data`` (default
+    ``MNE_NEURORVQ_DATA``, else MNE's eegbci folder); missing runs are
+    downloaded by :func:`mne.datasets.eegbci.load_data` (1.3 MB each).
+    Channels get their standard 10-05 names.
     """
-    trials = _Trials("eyes", max_windows)
-    numbers = _subjects("eyes", subjects)
-    for subject in _one_at_a_time(numbers, "eyes", verbose):
-        raws = _read_runs(subject, EYES_RUNS, path, verbose)
-        for run, raw in zip(EYES_RUNS, raws, strict=True):
-            mne.datasets.eegbci.standardize(raw)
-            _whole_recording(raw, EYES_RUNS[run])
-            trials.add(cut_trials(raw, "eyes", copy=False, verbose=verbose), subject)
-    return trials.stack(verbose)
-
-
-# ------------------------------------------------------------- MOABB tasks
+    raws = _read_runs(subject, EYES_RUNS, path, verbose)
+    for run in EYES_RUNS:
+        raw = raws.pop(0)
+        mne.datasets.eegbci.standardize(raw)
+        yield _whole_recording(raw, EYES_RUNS[run])
 
 
 @contextlib.contextmanager
@@ -285,86 +299,32 @@ def _moabb_path(code, path):
             os.environ[key] = old
 
 
-@_quiet
-def load_moabb_task(
-    name,
-    subjects=None,
-    *,
-    path=None,
-    max_windows=None,
-    dataset=None,
-    verbose=None,
+def moabb_recordings(
+    task, subject, *, path=None, verbose=None, moabb_dataset=None, dataset=None
 ):
-    """Motor (High Gamma) or ERP (KU / OpenBMI) trials through MOABB.
+    """Motor (High Gamma) or ERP (KU / OpenBMI) runs through MOABB.
 
     MOABB downloads the recordings on first use and sets their trial
-    annotations; each run is then cut with
-    :func:`~mne_neurorvq.benchmark.cut_trials`: High Gamma 0-4 s after the
-    cue without its 5 non-EEG and 50 non-10-20 channels, KU ERP -0.2 to
-    0.8 s around each stimulus. Subjects are loaded one at a time (MOABB
-    returns all runs of a subject at once): the peak is about twice a
-    subject's recordings in float64, about 7 GiB for a High Gamma subject
-    (``performance/loader_memory.py``), on top of the trials kept: about 6 GiB
-    for the 14 High Gamma subjects and about 41 GiB for the 54 KU ERP
-    subjects (8,280 trials of 62 x 200 samples each), the largest task.
+    annotations, each ``dataset.interval[0]`` seconds after its cue (yielded
+    as the shift). MOABB returns all runs of a subject at once: the peak is
+    about twice a subject's recordings in float64, about 7 GiB for a High
+    Gamma subject (``performance/loader_memory.py``).
 
-    Parameters
-    ----------
-    name : ``"motor"`` | ``"erp"``
-        The task.
-    subjects : list of int or str | None
-        Subject numbers or fold-file identifiers (``"highgamma_s03"``,
-        ``"15"``); None: all 14 / 54.
-    path : str | Path | None
-        Folder under which MOABB keeps the data set (its
-        ``MNE_DATASETS_<CODE>_PATH`` is pointed there for the call; default
-        ``MNE_NEURORVQ_DATA``, else MOABB's own setting, ``MNE_DATA``).
-    max_windows : int | None
-        At most this many trials per run.
-    dataset : moabb.datasets.base.BaseDataset | None
-        The MOABB data set to read (default: ``Schirrmeister2017()`` or
-        ``Lee2019_ERP()``); one whose annotations carry the same event names.
-    verbose : bool | str | int | None
-        MNE verbosity (None: warnings only).
-
-    Returns
-    -------
-    epochs : mne.EpochsArray
-        At 200 Hz (800 or 200 samples).
-    y : ndarray of str
-        Motor: ``"no_action"``, ``"left_fist"``, ``"right_fist"``,
-        ``"both_feet"`` (codes 0-3); ERP: ``"nontarget"`` (0), ``"target"``
-        (1).
-    groups : ndarray of str
-        ``"highgamma_s01"`` / ``"1"``-style identifiers.
-
-    Examples
-    --------
-    >>> epochs, y, groups = load_moabb_task("erp", [1])  # doctest: +SKIP
+    ``path``: the folder under which MOABB keeps the data set (its
+    ``MNE_DATASETS_<CODE>_PATH`` is pointed there during the call); ``dataset``:
+    a MOABB data set to read instead of ``moabb.datasets.<moabb_dataset>()``,
+    one whose annotations carry the same event names.
     """
-    if name not in MOABB_DATASETS:
-        raise ValueError(f"MOABB serves tasks {sorted(MOABB_DATASETS)}, not {name!r}")
     if dataset is None:
-        moabb_datasets = _require("moabb.datasets", name)
-        dataset = getattr(moabb_datasets, MOABB_DATASETS[name])()
-    task = TASKS[name]
-    # MOABB puts each annotation at the cue + the data set's interval start
+        moabb_datasets = _require("moabb.datasets", task.name)
+        dataset = getattr(moabb_datasets, moabb_dataset)()
     shift = float(dataset.interval[0])
-    shifted = replace(task, tmin=task.tmin - shift, tmax=task.tmax - shift)
-    trials = _Trials(name, max_windows)
-    numbers = _subjects(name, subjects)
-    for subject in _one_at_a_time(numbers, name, verbose):
-        with _moabb_path(dataset.code, path), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", _MONTAGE_WARNING, FutureWarning)
-            sessions = dataset.get_data(subjects=[subject])[subject]
-        for runs in sessions.values():
-            for run in list(runs):
-                epochs = cut_trials(
-                    runs.pop(run), shifted, task.event_id, copy=False, verbose=verbose
-                )
-                trials.add(epochs, subject)
-        del sessions
-    return trials.stack(verbose)
+    with _moabb_path(dataset.code, path), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _MONTAGE_WARNING, FutureWarning)
+        sessions = dataset.get_data(subjects=[subject])[subject]
+    for runs in sessions.values():
+        for run in list(runs):
+            yield runs.pop(run), shift
 
 
 # -------------------------------------------------------- Pavlov 2022 memory
@@ -434,64 +394,26 @@ def _pavlov_trials(raw):
     return raw
 
 
-@_quiet
-def load_memory_task(
-    subjects=None, *, path=None, max_windows=None, download=True, verbose=None
-):
-    """Pavlov 2022 memory vs control: 14-18 s after each 13-digit trial cue.
+def memory_recordings(task, subject, *, path=None, verbose=None, download=True):
+    """Pavlov 2022 (OpenNeuro ds003838 1.0.2): the task-memory EEG, 13-digit trials.
 
-    OpenNeuro ds003838 (snapshot 1.0.2, the benchmark's): the
-    ``task-memory`` EEG of each subject (EEGLAB, 63 channels, 1000 Hz, about
-    2 h) is downloaded with openneuro-py when it is not on disk, read with
-    mne-bids (``trial_type`` of ``events.tsv`` as annotations) and reduced to
-    its 13-digit trials (the first digit's onset is the cue) before the next
-    subject is read. The peak is about twice the subject's recording in
-    float64: about 7 GiB for a real 2 h subject (measured on stand-ins and
-    scaled, ``performance/loader_memory.py``), whatever the number of subjects;
-    the trials kept are 0.2 % of a recording.
-
-    Parameters
-    ----------
-    subjects : list of int or str | None
-        Subject numbers or identifiers (``"pavlov_sub-039"``); None: the 65
-        subjects of the paper's fold file ``pavlov.txt``.
-    path : str | Path | None
-        Folder holding (or to receive) the ``ds003838`` BIDS folder (default
-        ``MNE_NEURORVQ_DATA``, else ``MNE_DATA``).
-    max_windows : int | None
-        At most this many trials per subject.
-    download : bool
-        Download missing subjects (about 1.5 GB each).
-    verbose : bool | str | int | None
-        MNE verbosity (None: warnings only).
-
-    Returns
-    -------
-    epochs : mne.EpochsArray
-        At 200 Hz, 800 samples.
-    y : ndarray of str
-        ``"control"`` (code 0) or ``"memory"`` (code 1).
-    groups : ndarray of str
-        ``"pavlov_sub-039"``-style identifiers.
-
-    Examples
-    --------
-    >>> epochs, y, groups = load_memory_task(["pavlov_sub-039"])  # doctest: +SKIP
+    The subject's EEGLAB recording (63 channels, 1000 Hz, about 2 h) is
+    downloaded with openneuro-py when it is not on disk (``download=True``),
+    read with mne-bids (``trial_type`` of ``events.tsv`` as annotations) and
+    reduced to one ``"memory"`` / ``"control"`` annotation per 13-digit trial
+    (the first digit's onset is the cue). The peak is about twice the
+    recording in float64, about 7 GiB for a real subject
+    (``performance/loader_memory.py``). ``path``: the folder holding (or to
+    receive) the ``ds003838`` BIDS folder.
     """
     mne_bids = _require("mne_bids", "memory")
     root = data_root(path) / PAVLOV_DATASET
-    trials = _Trials("memory", max_windows)
-    numbers = _subjects("memory", subjects)
-    for subject in _one_at_a_time(numbers, "memory", verbose):
-        bids_path = _fetch_pavlov(subject, root, download)
-        raw = mne_bids.read_raw_bids(
-            bids_path, extra_params=dict(preload=True), verbose=verbose
-        )
-        gc.collect()  # the EEGLAB reader's copy of the data, in a reference cycle
-        epochs = cut_trials(_pavlov_trials(raw), "memory", copy=False, verbose=verbose)
-        del raw
-        trials.add(epochs, subject)
-    return trials.stack(verbose)
+    bids_path = _fetch_pavlov(subject, root, download)
+    raw = mne_bids.read_raw_bids(
+        bids_path, extra_params=dict(preload=True), verbose=verbose
+    )
+    gc.collect()  # the EEGLAB reader's copy of the data, in a reference cycle
+    yield _pavlov_trials(raw)
 
 
 # ------------------------------------------------------------ Sleep-EDF
@@ -534,87 +456,51 @@ def _read_night(psg, hypnogram, verbose):
     return raw
 
 
-@_quiet
-def load_sleep_task(subjects=None, *, path=None, max_windows=None, verbose=None):
-    """Sleep-EDF sleep-cassette stages, 6 classes, in 30 s epochs.
+def sleep_recordings(task, subject, *, path=None, verbose=None):
+    """Sleep-EDF sleep cassette: both nights of a subject, staged, wake trimmed.
 
-    Both nights of each subject (one for subjects 13, 36 and 52, which have
-    only one), from :func:`mne.datasets.sleep_physionet.age.fetch_data`; the
+    One night for subjects 13, 36 and 52, which have only one; from
+    :func:`mne.datasets.sleep_physionet.age.fetch_data` (missing nights are
+    downloaded, ``path``: the folder holding ``physionet-sleep-data``). The
     EEG channels only, ``EEG Fpz-Cz`` and ``EEG Pz-Oz`` renamed ``Fpz`` and
-    ``Pz`` by :func:`mne_neurorvq.channels.bipolar_active_electrode` (a
-    bipolar derivation taken as its active electrode); wake kept only 30 min
-    before the first and after the last sleep epoch; ``Sleep stage ?`` and
-    ``Movement time`` left out.
-
-    Parameters
-    ----------
-    subjects : list of int or str | None
-        Subject numbers (0-82) or identifiers (``"physionet_sleepedf_04"``);
-        None: the 78 subjects of the paper's fold file ``sleepedf.txt``.
-    path : str | Path | None
-        Folder holding ``physionet-sleep-data`` (default
-        ``MNE_NEURORVQ_DATA``, else MNE's ``PHYSIONET_SLEEP_PATH``); missing
-        nights are downloaded by MNE.
-    max_windows : int | None
-        At most this many epochs per night.
-    verbose : bool | str | int | None
-        MNE verbosity (None: warnings only).
-
-    Returns
-    -------
-    epochs : mne.EpochsArray
-        2 channels (``Fpz``, ``Pz``) at 200 Hz, 6000 samples.
-    y : ndarray of str
-        ``"W"``, ``"S1"``, ``"S2"``, ``"S3"``, ``"S4"``, ``"R"`` (codes 0-5).
-    groups : ndarray of str
-        ``"physionet_sleepedf_04"``-style identifiers.
-
-    Examples
-    --------
-    >>> epochs, y, groups = load_sleep_task([0, 13])  # doctest: +SKIP
+    ``Pz`` by :func:`mne_neurorvq.channels.bipolar_active_electrode`; wake
+    kept 30 min before the first and after the last sleep epoch.
     """
     from mne.datasets.sleep_physionet.age import fetch_data
 
     root = _root(path)
-    trials = _Trials("sleep", max_windows)
-    numbers = _subjects("sleep", subjects)
-    for subject in _one_at_a_time(numbers, "sleep", verbose):
-        nights = fetch_data(
-            [subject],
-            recording=(1, 2),
-            path=None if root is None else str(root),
-            on_missing="ignore",
-            verbose=verbose,
-        )
-        for psg, hypnogram in nights:
-            raw = _read_night(psg, hypnogram, verbose)
-            trials.add(cut_trials(raw, "sleep", copy=False, verbose=verbose), subject)
-    return trials.stack(verbose)
+    nights = fetch_data(
+        [subject],
+        recording=(1, 2),
+        path=None if root is None else str(root),
+        on_missing="ignore",
+        verbose=verbose,
+    )
+    for psg, hypnogram in nights:
+        yield _read_night(psg, hypnogram, verbose)
 
 
-# ------------------------------------------------------------ dispatch
-
-_LOADERS = {
-    "eegmat": load_eegmat_task,
-    "eyes": load_eyes_task,
-    "memory": load_memory_task,
-    "sleep": load_sleep_task,
-}
+# ------------------------------------------------------------ in memory
 
 
 def load_task(
     name, subjects=None, *, path=None, max_windows=None, verbose=None, **kwargs
 ):
-    """Load task ``name`` of :data:`~mne_neurorvq.benchmark.TASKS`, protocol applied.
+    """Load a task's trials into one ``Epochs`` in memory, protocol applied.
+
+    Subjects are read and cut one at a time (:func:`subject_trials`) and
+    stacked at the end. For the large tasks (KU ERP: about 41 GiB of trials
+    in float64) run the benchmark instead, which keeps the trials on disk
+    (:class:`~mne_neurorvq.benchmark.TrialStore`).
 
     Parameters
     ----------
-    name : str
-        ``"eegmat"``, ``"eyes"``, ``"motor"``, ``"erp"``, ``"memory"`` or
-        ``"sleep"``.
+    name : str | Task
+        A registered task (``"eegmat"``, ``"eyes"``, ``"motor"``, ``"erp"``,
+        ``"memory"``, ``"sleep"`` or one of :func:`register_task`).
     subjects : list of int or str | None
         Subject numbers of the data set or (paper tasks) the fold files'
-        identifiers; None: the task's benchmark subjects (EEGMAT: all).
+        identifiers; None: the task's benchmark subjects.
     path : str | Path | None
         Data folder (``--data-path``; default ``MNE_NEURORVQ_DATA``, else each
         data set's own MNE / MOABB setting).
@@ -633,7 +519,7 @@ def load_task(
         The trials at 200 Hz; ``epochs.events[:, 2]`` holds the protocol's
         integer codes, ``epochs.metadata`` the subject and label.
     y : ndarray of str
-        Label names, ``TASKS[name].classes[code]``.
+        Label names, ``task.classes[code]``.
     groups : ndarray
         Subject of each trial: the fold files' identifier strings for the
         paper tasks, subject numbers (int) for EEGMAT.
@@ -644,9 +530,20 @@ def load_task(
     >>> epochs.info["sfreq"]  # doctest: +SKIP
     200.0
     """
-    if name not in TASKS:
-        raise ValueError(f"Unknown task {name!r}; tasks are {sorted(TASKS)}")
-    kwargs.update(path=path, max_windows=max_windows, verbose=verbose)
-    if name in MOABB_DATASETS:
-        return load_moabb_task(name, subjects, **kwargs)
-    return _LOADERS[name](subjects, **kwargs)
+    from .._progress import progress
+
+    task = get_task(name)
+    numbers = _subjects(task, subjects)
+    per_subject = []
+    for number in progress(numbers, f"{task.name}: subjects", verbose or False):
+        trials = subject_trials(
+            task,
+            number,
+            path=path,
+            max_windows=max_windows,
+            dtype=np.float64,
+            verbose=verbose,
+            **kwargs,
+        )
+        per_subject.append((number, trials))
+    return _stack(task, per_subject, "warning" if verbose is None else verbose)

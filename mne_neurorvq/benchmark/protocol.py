@@ -9,7 +9,12 @@ continuous recordings (so the 0.5 Hz high-pass has room), then epochs are cut.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -63,8 +68,15 @@ class Task:
         The epoch definition of the protocol.
     source : str
         What is downloaded: data set, host, approximate size.
-    loader : str
-        The function that loads it (``module:function``).
+    loader : str | callable
+        The function that reads one subject (``"module:function"`` or the
+        function itself): ``loader(task, subject, *, path, verbose, **kwargs)``
+        yields the subject's continuous recordings, each an ``mne.io.Raw``
+        whose annotations mark the trials (or spans) of ``annotations``, or a
+        ``(raw, shift)`` pair when each annotation sits ``shift`` seconds after
+        the cue. It cuts nothing: one shared loop
+        (:func:`~mne_neurorvq.benchmark.subject_trials`) cuts every
+        recording with :func:`~mne_neurorvq.benchmark.cut_trials`.
     classes : tuple of str
         The labels, in the order of the protocol's integer codes (the label
         ``classes[k]`` has code ``k``).
@@ -84,7 +96,14 @@ class Task:
     n_subjects : int | None
         Subjects of the paper's benchmark (None: not part of it).
     fold_file : str | None
-        Name of the paper's fold file (``shared/benchmark-splits``), if any.
+        The published folds: the name of a fold file shipped with the
+        package (``mne_neurorvq/benchmark/data``) or the path of a file in the
+        same format (JSON, fold number -> validation subjects), if any.
+    paper_balanced_accuracy : float | None
+        Balanced accuracy of the fine-tuned NeuroRVQ in the NeuroRVQ paper.
+    loader_kwargs : tuple of (str, object)
+        Keyword arguments of the loader that the task fixes (the MOABB data
+        set of motor and ERP).
     subjects : tuple of int
         The data set's own subject numbers of the benchmark (the subjects of
         the fold file), the default of the task's loader.
@@ -117,6 +136,37 @@ class Task:
     fold_file: str | None = None
     subjects: tuple[int, ...] = ()
     subject_format: str | None = None
+    paper_balanced_accuracy: float | None = None
+    loader_kwargs: tuple[tuple[str, object], ...] = field(default=())
+
+    def recordings(self, subject, *, path=None, verbose=None, **kwargs):
+        """The continuous recordings of one subject, from the task's loader.
+
+        Yields ``(raw, shift)``: a recording whose annotations mark the
+        trials and the seconds between each cue and its annotation.
+        """
+        loader = resolve_loader(self.loader)
+        options = dict(self.loader_kwargs) | kwargs
+        for item in loader(self, subject, path=path, verbose=verbose, **options):
+            yield item if isinstance(item, tuple) else (item, 0.0)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of what decides the trials (window, labels, channels).
+
+        Part of the trial store's key, so that a changed task definition
+        never reads trials cut under the old one.
+        """
+        cut = dict(
+            classes=self.classes,
+            annotations=self.annotations,
+            tmin=self.tmin,
+            tmax=self.tmax,
+            chunk=self.chunk,
+            exclude=self.exclude,
+        )
+        text = json.dumps(cut, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     @property
     def event_id(self) -> dict[str, int]:
@@ -160,47 +210,30 @@ class Task:
         return round((self.tmax - self.tmin) * SFREQ)
 
 
+def resolve_loader(loader) -> Callable:
+    """The loader function of a task (``"module:function"`` or a callable)."""
+    if callable(loader):
+        return loader
+    module, _, name = str(loader).partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"Task loader {loader!r} is not an importable 'module:function'"
+        ) from err
+
+
 def _same(*labels):
     return tuple((label, label) for label in labels)
 
 
 _LOADERS = "mne_neurorvq.benchmark.loaders:"
 
+#: The registry of tasks by name: the paper's five, in its table's order, then
+#: EEGMAT; :func:`register_task` adds more.
 TASKS = {
     t.name: t
     for t in (
-        Task(
-            "eegmat",
-            "rest vs mental arithmetic (EEGMAT, 36 subjects)",
-            "fixed 4 s windows",
-            "PhysioNet eegmat 1.0.0 (physionet.org/files/eegmat/1.0.0): 72 EDF "
-            "files, about 190 MB (local folder or download)",
-            _LOADERS + "load_eegmat_task",
-            classes=("rest", "arithmetic"),
-            annotations=_same("rest", "arithmetic"),
-            chunk=4.0,
-            dataset="Zyma et al. 2019, EEG during mental arithmetic",
-            subjects=tuple(range(36)),
-        ),
-        Task(
-            "eyes",
-            "eyes open vs closed (eegmmidb runs 1-2, 103 subjects)",
-            "fixed 4 s windows of runs 1 (eyes open) and 2 (eyes closed)",
-            "PhysioNet eegmmidb 1.0.0 (physionet.org/files/eegmmidb/1.0.0) via "
-            "mne.datasets.eegbci: runs 1 and 2 of 103 subjects, 206 EDF files of "
-            "1.3 MB, about 260 MB",
-            _LOADERS + "load_eyes_task",
-            classes=("eyes_closed", "eyes_open"),
-            annotations=_same("eyes_closed", "eyes_open"),
-            chunk=4.0,
-            dataset="Schalk et al. 2004, PhysioNet EEG Motor Movement/Imagery",
-            n_subjects=103,
-            fold_file="eyes.txt",
-            subjects=tuple(
-                s for s in range(1, 110) if s not in (88, 89, 92, 100, 104, 106)
-            ),
-            subject_format="physionet_S{:03d}",
-        ),
         Task(
             "motor",
             "executed movement, 4 classes (High Gamma dataset, 14 subjects)",
@@ -209,7 +242,7 @@ TASKS = {
             "subjects, 133 channels at 500 Hz, about 29 h), from GIN "
             "(web.gin.g-node.org/robintibor/high-gamma-dataset) or MOABB's "
             "NEMAR mirror nm000172; about 18.5 GB",
-            _LOADERS + "load_moabb_task",
+            _LOADERS + "moabb_recordings",
             classes=("no_action", "left_fist", "right_fist", "both_feet"),
             annotations=(
                 ("rest", "no_action"),
@@ -225,6 +258,8 @@ TASKS = {
             fold_file="hgd.txt",
             subjects=tuple(range(1, 15)),
             subject_format="highgamma_s{:02d}",
+            paper_balanced_accuracy=0.700,
+            loader_kwargs=(("moabb_dataset", "Schirrmeister2017"),),
         ),
         Task(
             "erp",
@@ -234,7 +269,7 @@ TASKS = {
             "offline and online runs, 62 EEG channels at 1000 Hz) from GigaDB "
             "100542 (ftp.cngb.org) or MOABB's NEMAR mirror nm000323 (58 h of "
             "recordings, 38.6 GB there); about 40 GB",
-            _LOADERS + "load_moabb_task",
+            _LOADERS + "moabb_recordings",
             classes=("nontarget", "target"),
             annotations=(("NonTarget", "nontarget"), ("Target", "target")),
             tmin=-0.2,
@@ -244,6 +279,8 @@ TASKS = {
             fold_file="kuerp.txt",
             subjects=tuple(range(1, 55)),
             subject_format="{:d}",
+            paper_balanced_accuracy=0.876,
+            loader_kwargs=(("moabb_dataset", "Lee2019_ERP"),),
         ),
         Task(
             "memory",
@@ -252,7 +289,7 @@ TASKS = {
             "OpenNeuro ds003838 (openneuro.org, via openneuro-py): the task-memory "
             "EEG of 65 subjects (EEGLAB .set, 63 channels at 1000 Hz, about 2 h "
             "and 1.5 GB each), about 100 GB",
-            _LOADERS + "load_memory_task",
+            _LOADERS + "memory_recordings",
             classes=("control", "memory"),
             annotations=_same("control", "memory"),
             tmin=14.0,
@@ -262,6 +299,7 @@ TASKS = {
             fold_file="pavlov.txt",
             subjects=tuple(s for s in range(32, 99) if s not in (37, 66)),
             subject_format="pavlov_sub-{:03d}",
+            paper_balanced_accuracy=0.574,
         ),
         Task(
             "sleep",
@@ -271,7 +309,7 @@ TASKS = {
             "(physionet.org/physiobank/database/sleep-edfx/sleep-cassette) via "
             "mne.datasets.sleep_physionet: 153 nights of 78 subjects, a PSG and a "
             "hypnogram EDF each, about 7 GB",
-            _LOADERS + "load_sleep_task",
+            _LOADERS + "sleep_recordings",
             classes=("W", "S1", "S2", "S3", "S4", "R"),
             annotations=(
                 ("Sleep stage W", "W"),
@@ -289,6 +327,122 @@ TASKS = {
             fold_file="sleepedf.txt",
             subjects=tuple(s for s in range(83) if s not in (39, 68, 69, 78, 79)),
             subject_format="physionet_sleepedf_{:02d}",
+            paper_balanced_accuracy=0.728,
+        ),
+        Task(
+            "eyes",
+            "eyes open vs closed (eegmmidb runs 1-2, 103 subjects)",
+            "fixed 4 s windows of runs 1 (eyes open) and 2 (eyes closed)",
+            "PhysioNet eegmmidb 1.0.0 (physionet.org/files/eegmmidb/1.0.0) via "
+            "mne.datasets.eegbci: runs 1 and 2 of 103 subjects, 206 EDF files of "
+            "1.3 MB, about 260 MB",
+            _LOADERS + "eyes_recordings",
+            classes=("eyes_closed", "eyes_open"),
+            annotations=_same("eyes_closed", "eyes_open"),
+            chunk=4.0,
+            dataset="Schalk et al. 2004, PhysioNet EEG Motor Movement/Imagery",
+            n_subjects=103,
+            fold_file="eyes.txt",
+            subjects=tuple(
+                s for s in range(1, 110) if s not in (88, 89, 92, 100, 104, 106)
+            ),
+            subject_format="physionet_S{:03d}",
+            paper_balanced_accuracy=0.869,
+        ),
+        Task(
+            "eegmat",
+            "rest vs mental arithmetic (EEGMAT, 36 subjects)",
+            "fixed 4 s windows",
+            "PhysioNet eegmat 1.0.0 (physionet.org/files/eegmat/1.0.0): 72 EDF "
+            "files, about 190 MB (local folder or download)",
+            _LOADERS + "eegmat_recordings",
+            classes=("rest", "arithmetic"),
+            annotations=_same("rest", "arithmetic"),
+            chunk=4.0,
+            dataset="Zyma et al. 2019, EEG during mental arithmetic",
+            subjects=tuple(range(36)),
         ),
     )
 }
+
+
+#: The five tasks of the paper's table, in its order.
+PAPER_TASKS = tuple(
+    name for name, task in TASKS.items() if task.paper_balanced_accuracy is not None
+)
+
+
+def register_task(task: Task, *, replace: bool = False) -> Task:
+    """Add a task to the registry, so the benchmark, the store and the CLI know it.
+
+    Parameters
+    ----------
+    task : Task
+        The task: its name, classes, window, loader and (optionally) fold
+        file. Its loader yields each subject's continuous recordings with
+        annotations (see :class:`Task`); the benchmark cuts them into trials,
+        stores them and runs every model on them.
+    replace : bool
+        Replace a registered task of the same name (otherwise an error).
+
+    Returns
+    -------
+    Task
+        The registered task.
+
+    Examples
+    --------
+    >>> def my_recordings(task, subject, *, path=None, verbose=None):
+    ...     raw = mne.io.read_raw_brainvision(f"{path}/sub-{subject}.vhdr")
+    ...     yield raw  # annotations "left", "right" mark the trials
+    >>> register_task(Task("mylab", "left vs right", "0-4 s after the cue",
+    ...                    "our lab's recordings", my_recordings,
+    ...                    classes=("left", "right"),
+    ...                    annotations=(("left", "left"), ("right", "right")),
+    ...                    subjects=(1, 2, 3)))  # doctest: +SKIP
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task, got {type(task).__name__}")
+    if not task.classes or not task.annotations:
+        raise ValueError(f"Task {task.name!r} needs classes and annotations")
+    unknown = {label for _, label in task.annotations} - set(task.classes)
+    if unknown:
+        raise ValueError(
+            f"Task {task.name!r}: annotation labels {sorted(unknown)} are not among "
+            f"its classes {list(task.classes)}"
+        )
+    if task.name in TASKS and not replace and TASKS[task.name] != task:
+        raise ValueError(
+            f"A task named {task.name!r} is registered already; pass replace=True"
+        )
+    TASKS[task.name] = task
+    return task
+
+
+def get_task(task) -> Task:
+    """The registered :class:`Task` of a name (a Task is returned as is).
+
+    Examples
+    --------
+    >>> get_task("eyes").fold_file
+    'eyes.txt'
+    """
+    if isinstance(task, Task):
+        return task
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a task name or a Task, got {task!r}")
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; tasks are {sorted(TASKS)}")
+    return TASKS[task]
+
+
+def fold_file_path(task: Task) -> Path | None:
+    """Where the task's fold file is (package data or the path given)."""
+    if task.fold_file is None:
+        return None
+    path = Path(task.fold_file).expanduser()
+    if path.is_absolute():
+        return path
+    from importlib.resources import files
+
+    return Path(str(files(__package__) / "data" / task.fold_file))

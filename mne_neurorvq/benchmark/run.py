@@ -1,61 +1,26 @@
-"""Run the subject-independent benchmark and write its table, figure and config."""
+"""Run the subject-independent benchmark: trials in the store, units of work, results.
+
+A run makes its plan (:func:`~mne_neurorvq.benchmark.plan.make_plan`), cuts
+the subjects missing from the trial store, runs every unit not finished yet
+(in this process or on Dask), and rebuilds ``scores.csv``, ``summary.csv``,
+``scores.png`` and ``config.json`` from the unit files.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from .folds import PAPER_BALANCED_ACCURACY, PAPER_TASKS, _number, paper_splits
-from .loaders import load_task
-from .models import (
-    BASELINE_RECIPE,
-    BASELINES,
-    DEFAULT_MODELS,
-    NEURORVQ_RECIPE,
-    BenchmarkSettings,
-    build_model,
-    resolve_weights,
-)
-from .protocol import TASKS
-from .splits import make_splits
-
-#: Protocols: the paper's published folds, or GroupKFold over any data.
-PROTOCOLS = ("paper", "groupkfold")
+from .dispatch import execute, local_threads
+from .plan import finished_units, make_plan
+from .units import make_jobs, read_units, write_atomic
 
 #: The model whose figure the NeuroRVQ paper reports.
 PAPER_MODEL = "neurorvq_finetune"
-
-
-def _seed_everything(seed):
-    import random
-
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds third-party code)
-    torch.manual_seed(seed)
-
-
-def _check_protocol(task, protocol):
-    """The protocol to use: the paper's for its five tasks, else GroupKFold."""
-    if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; tasks are {sorted(TASKS)}")
-    if protocol is None:
-        return "paper" if task in PAPER_TASKS else "groupkfold"
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if protocol == "paper" and task not in PAPER_TASKS:
-        raise ValueError(
-            f"The paper protocol has folds for {list(PAPER_TASKS)}, not {task!r}; "
-            "use protocol='groupkfold'."
-        )
-    return protocol
 
 
 def run_benchmark(
@@ -71,220 +36,234 @@ def run_benchmark(
     out_dir="neurorvq-benchmark",
     data_path=None,
     max_windows=None,
-    settings: BenchmarkSettings | None = None,
+    settings=None,
     weights="auto",
-    epochs_data=None,
+    cache=None,
+    workers=None,
+    scheduler=None,
+    scheduler_file=None,
     verbose=True,
 ):
-    """Cross-validate every model with subject-independent splits.
+    """Cross-validate every model with subject-independent splits, unit by unit.
+
+    Each subject's trials are cut once into the trial store (``cache``);
+    each (fold, model) unit then reads them from there and writes
+    ``out_dir/units/<fold>-<model>.json`` when it finishes. Running the same
+    call again skips the finished units, so a killed run resumes where it
+    stopped. The tables and the figure are rebuilt from the unit files.
 
     Parameters
     ----------
-    task : str
-        Task of :data:`mne_neurorvq.benchmark.TASKS`.
+    task : str | Task
+        A registered task (:data:`~mne_neurorvq.benchmark.TASKS`,
+        :func:`~mne_neurorvq.benchmark.register_task`).
     subjects : list of int or str | None
         Subjects to use (default: all of the task). Under the paper protocol,
         identifiers of the fold files or their numbers (see
         :func:`~mne_neurorvq.benchmark.select_subjects`); folds left without
         a selected validation or training subject are skipped.
-    models : sequence of str | None
-        Models of :data:`mne_neurorvq.benchmark.MODELS` (default: those of
-        ``mne_neurorvq.benchmark.models.DEFAULT_MODELS`` for the
-        protocol).
+    models : list of str | None
+        Models of :data:`~mne_neurorvq.benchmark.MODELS` (default: those of
+        the protocol).
     protocol : ``"paper"`` | ``"groupkfold"`` | None
-        ``"paper"`` (default for motor, erp, memory, sleep and eyes): the 10
-        published folds of :func:`~mne_neurorvq.benchmark.paper_folds`, each
-        fold's validation subjects against every other subject of the task;
-        ``"groupkfold"`` (default otherwise): the splits of ``cv``.
-    folds : sequence of int | None
-        Under the paper protocol, run only these folds (0-9).
+        The task's published folds (default for tasks with a fold file) or
+        splits of subjects by ``cv``.
+    folds : list of int | None
+        Run only these folds.
     cv : ``"groupkfold"`` | ``"loso"`` | path
-        Splits of the ``"groupkfold"`` protocol (see
-        :func:`mne_neurorvq.benchmark.make_splits`).
+        Splits of the groupkfold protocol (a JSON file of
+        ``[{"train": [...], "test": [...]}]`` subject lists).
     n_splits : int
         Folds of GroupKFold.
     seed : int
-        Seed of the GroupKFold splits and of every model.
+        Random seed; fold ``k`` uses ``seed + k``.
     out_dir : str | Path
-        Folder for ``scores.csv`` (per fold), ``summary.csv`` (with the
-        paper's figure under the paper protocol), ``scores.png`` and
-        ``config.json``.
+        Folder of the unit files and results.
     data_path : str | Path | None
-        Local data folder (default: the loader's own settings or a download).
+        Data folder of the task's loader.
     max_windows : int | None
-        At most this many windows per recording (quick runs).
+        At most this many trials per recording.
     settings : BenchmarkSettings | None
         Training sizes (default: the published recipes).
     weights : ``"auto"`` | ``"download"`` | ``"none"`` | path
         NeuroRVQ weights (see :func:`~mne_neurorvq.benchmark.resolve_weights`).
-    epochs_data : tuple | None
-        ``(epochs, y, groups)`` to use instead of loading ``task``.
+    cache : str | Path | None
+        Folder of the trial store (default: ``benchmark`` in the package's
+        cache, ``MNE_NEURORVQ_CACHE``).
+    workers : int | None
+        Run the units on a local Dask cluster of this many processes (one
+        GPU each when GPUs are visible).
+    scheduler, scheduler_file : str | None
+        Run the units on an existing Dask cluster (its address or scheduler
+        file). Without ``workers``, ``scheduler`` and ``scheduler_file`` the
+        units run one after another in this process.
     verbose : bool
-        Print progress and the table.
+        Progress bars (on a terminal), the table at the end and where the
+        files are.
 
     Returns
     -------
-    scores : pandas.DataFrame
-        One row per model and fold: ``model``, ``fold``, ``accuracy``,
-        ``balanced_accuracy``, ``fit_seconds``, ``n_train``, ``n_test``. Each
-        model is scored as it is after its last training epoch (no model
-        selection on the validation fold).
+    pandas.DataFrame
+        One row per finished unit: model, fold, accuracy, balanced accuracy,
+        fit seconds, n_train, n_test.
 
     Examples
     --------
-    >>> scores = run_benchmark("eyes", subjects=[1, 2], max_windows=4,
-    ...                        weights="none")  # doctest: +SKIP
+    >>> scores = run_benchmark("eyes", subjects=range(1, 5), max_windows=6,
+    ...                        models=["bandpower_lr"], weights="none",
+    ...                        cache="cache", out_dir="A")  # doctest: +SKIP
     """
-    import pandas as pd
-
-    protocol = _check_protocol(task, protocol)
-    models = DEFAULT_MODELS[protocol] if models is None else tuple(models)
-    settings = BenchmarkSettings() if settings is None else settings
     started = time.perf_counter()
-    choice = resolve_weights(weights, models)  # downloads before loading data
-    if protocol == "paper":
-        split_spec = paper_splits(task, subjects, folds)
-        if not split_spec:
-            raise ValueError(
-                f"No fold of the {task!r} task has both validation and training "
-                f"subjects among {subjects}."
-            )
-        fold_names = [s["fold"] for s in split_spec]
-        subjects = _needed_subjects(split_spec)
-    if epochs_data is None:
-        epochs, y, groups = load_task(
-            task, subjects=subjects, path=data_path, max_windows=max_windows
-        )
-    else:
-        epochs, y, groups = epochs_data
-    groups = np.asarray(groups)
-    if protocol == "paper":
-        splits = make_splits(groups, split_spec)
-    else:
-        splits = make_splits(groups, cv, n_splits, seed)
-        fold_names = list(range(len(splits)))
-    classes, y_encoded = np.unique(y, return_inverse=True)
-    used = np.unique(np.concatenate([np.concatenate(s) for s in splits]))
-    if verbose:
-        print(
-            f"{task}: {len(used)} epochs of {len(np.unique(groups[used]))} subjects, "
-            f"{len(epochs.ch_names)} channels at {epochs.info['sfreq']:g} Hz, "
-            f"classes {[str(c) for c in classes]}; {len(splits)} folds "
-            f"({_protocol_name(protocol, cv)}); {choice.note}",
-            flush=True,
-        )
-    rows = []
-    weight_files = choice.by_kind()
-    for fold, (train, test) in zip(fold_names, splits, strict=True):
-        for name in models:
-            _seed_everything(seed + fold)
-            model = build_model(
-                name, weight_files, settings, seed + fold, epochs.info["sfreq"]
-            )
-            rows.append(_score(model, name, fold, epochs, y_encoded, train, test))
-            if verbose:
-                print(
-                    f"  fold {fold} {name:<22} accuracy {rows[-1]['accuracy']:.3f} "
-                    f"balanced accuracy {rows[-1]['balanced_accuracy']:.3f} "
-                    f"({rows[-1]['fit_seconds']:.0f} s)",
-                    flush=True,
-                )
-    scores = pd.DataFrame(rows)
-    elapsed = time.perf_counter() - started
-    paper = PAPER_BALANCED_ACCURACY.get(task) if protocol == "paper" else None
-    summary = summarise(scores, None if paper is None else {PAPER_MODEL: paper})
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(out / "scores.csv", index=False)
-    summary.to_csv(out / "summary.csv")
-    config = dict(
-        task=task,
+    plan = make_plan(
+        task,
+        subjects=subjects,
+        models=models,
         protocol=protocol,
-        cv=None if protocol == "paper" else str(cv),
-        folds=fold_names,
-        subjects=sorted(np.unique(groups[used]).tolist()),
-        models=list(models),
+        folds=folds,
+        cv=cv,
+        n_splits=n_splits,
         seed=seed,
         max_windows=max_windows,
-        settings=asdict(settings),
-        recipes={"neurorvq": NEURORVQ_RECIPE, "baselines": BASELINE_RECIPE},
-        weights=choice.to_dict(),
-        paper_balanced_accuracy=paper,
-        n_epochs=int(len(used)),
-        classes=[str(c) for c in classes],
-        wall_time_s=elapsed,
+        settings=settings,
+        weights=weights,
+        data_path=data_path,
+        cache=cache,
     )
-    (out / "config.json").write_text(json.dumps(config, indent=1))
-    fig = plot_scores(
-        scores,
-        title=f"{task}: balanced accuracy per fold",
-        chance=1 / len(classes),
-        paper=None if paper is None else {PAPER_MODEL: paper},
-    )
-    fig.savefig(out / "scores.png", dpi=120)
+    out = Path(out_dir)
+    done = finished_units(plan, out)
+    todo = [u for u in plan.units if u.name not in done]
+    bars = None if verbose else False
     if verbose:
-        print()
-        print(format_table(summary))
         print(
-            f"\n{choice.note}\nwall time {elapsed / 60:.1f} min; results in {out}",
+            f"{plan.task.name}: {len(plan.subjects)} subjects, {len(plan.folds)} "
+            f"folds, {len(plan.models)} models: {len(plan.units)} units"
+            + (f", {len(done)} finished already (skipped)" if done else "")
+            + f"; {plan.weights.note}",
             flush=True,
         )
+    write_atomic(out / "config.json", json.dumps(plan.config(), indent=1))
+    failed = []
+    if todo:
+        entries = plan.store.fill(
+            plan.task,
+            plan.subjects,
+            path=data_path,
+            max_windows=max_windows,
+            verbose=bars,
+        )
+        by_id = dict(zip(plan.subjects, entries, strict=True))
+        threads = local_threads(workers) if workers is not None else None
+        jobs = make_jobs(plan, by_id, out, todo, threads=threads)
+        for job, _, error in execute(
+            jobs,
+            workers=workers,
+            scheduler=scheduler,
+            scheduler_file=scheduler_file,
+            verbose=bars,
+        ):
+            if error is not None:
+                failed.append((job.unit.name, error))
+                print(f"unit {job.unit.name} failed: {error!r}", flush=True)
+    scores = write_results(out)
+    if verbose:
+        summary = summarize(scores, _paper(plan.paper_balanced_accuracy))
+        print()
+        print(format_table(summary))
+        elapsed = time.perf_counter() - started
+        print(
+            f"\n{plan.weights.note}\nwall time {elapsed / 60:.1f} min; "
+            f"{len(scores)} of {len(plan.units)} units in {out / 'units'}; "
+            f"tables and figure in {out}",
+            flush=True,
+        )
+    if failed:
+        names = ", ".join(name for name, _ in failed)
+        raise RuntimeError(
+            f"{len(failed)} units failed ({names}); the others are saved: run "
+            "the same command again to retry them"
+        ) from failed[0][1]
     return scores
 
 
-def _needed_subjects(split_spec):
-    """Subjects of the kept folds (validation or training), sorted by number."""
-    return sorted({s for f in split_spec for s in f["test"] + f["train"]}, key=_number)
+def _paper(figure):
+    return None if figure is None else {PAPER_MODEL: figure}
 
 
-def _protocol_name(protocol, cv):
-    if protocol == "paper":
-        return "paper: published folds of Lee et al. 2025, last epoch scored"
-    return f"groupkfold: {cv}"
+def collect_scores(out_dir):
+    """The scores of every finished unit of a run folder, in the plan's order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit file: model, fold, accuracy, balanced_accuracy,
+        fit_seconds, n_train, n_test, seed.
+
+    Examples
+    --------
+    >>> scores = collect_scores("neurorvq-benchmark")  # doctest: +SKIP
+    >>> scores.groupby("model")["balanced_accuracy"].mean()  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    config = json.loads((out / "config.json").read_text())
+    records = read_units(out)
+    columns = [
+        "model",
+        "fold",
+        "accuracy",
+        "balanced_accuracy",
+        "fit_seconds",
+        "n_train",
+        "n_test",
+        "seed",
+    ]
+    rows = [{c: r[c] for c in columns} for r in records]
+    scores = pd.DataFrame(rows, columns=columns)
+    order = {name: i for i, name in enumerate(config["models"])}
+    scores["_order"] = scores["model"].map(order).fillna(len(order))
+    scores = scores.sort_values(["fold", "_order"]).drop(columns="_order")
+    return scores.reset_index(drop=True)
 
 
-def _score(model, name, fold, epochs, y, train, test):
-    """Fit on ``train``, score the final model on ``test``: one row of scores."""
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(epochs[train], y[train])
-        predictions = np.asarray(model.predict(epochs[test])).astype(int)
-    return dict(
-        model=name,
-        fold=fold,
-        accuracy=accuracy_score(y[test], predictions),
-        balanced_accuracy=balanced_accuracy_score(y[test], predictions),
-        fit_seconds=time.perf_counter() - t0,
-        n_train=len(train),
-        n_test=len(test),
+def write_results(out_dir):
+    """Rebuild ``scores.csv``, ``summary.csv`` and ``scores.png`` from the units."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    config = json.loads((out / "config.json").read_text())
+    scores = collect_scores(out)
+    scores.to_csv(out / "scores.csv", index=False)
+    if not len(scores):
+        return scores
+    paper = _paper(config.get("paper_balanced_accuracy"))
+    summarize(scores, paper).to_csv(out / "summary.csv")
+    fig = plot_scores(
+        scores,
+        title=f"{config['task']}: balanced accuracy per fold",
+        chance=1 / len(config["classes"]),
+        paper=paper,
     )
+    fig.savefig(out / "scores.png", dpi=120)
+    plt.close(fig)
+    return scores
 
 
-def describe_benchmark(
-    task,
-    *,
-    subjects=None,
-    models=None,
-    protocol=None,
-    folds=None,
-    cv="groupkfold",
-    n_splits=10,
-    data_path=None,
-    settings: BenchmarkSettings | None = None,
-    weights="auto",
-) -> str:
+def describe_benchmark(task, *, out_dir=None, **kwargs) -> str:
     """What :func:`run_benchmark` would do, without downloading or loading data.
 
-    Parameters are those of :func:`run_benchmark`. The published weights are
-    looked for on disk (:func:`~mne_neurorvq.weights.fetch_weights` with
-    ``download=False``), nothing else is read.
+    Parameters are those of :func:`run_benchmark` (the plan is the run's:
+    :func:`~mne_neurorvq.benchmark.plan.make_plan`). The published weights
+    are looked for on disk (:func:`~mne_neurorvq.weights.fetch_weights` with
+    ``download=False``), the trial store and ``out_dir`` are looked at,
+    nothing else is read.
 
     Returns
     -------
     str
         The task, its data source, the subjects, the folds, the models and
-        their recipes, the weights, and what a run would download.
+        their recipes, the weights, the store, the units (and those finished
+        in ``out_dir``), and what a run would download.
 
     Examples
     --------
@@ -292,106 +271,39 @@ def describe_benchmark(
     >>> print(text.splitlines()[3])
       subjects: 14 (highgamma_s01 ... highgamma_s14)
     """
-    protocol = _check_protocol(task, protocol)
-    models = DEFAULT_MODELS[protocol] if models is None else tuple(models)
-    settings = BenchmarkSettings() if settings is None else settings
-    info = TASKS[task]
-    choice = resolve_weights(weights, models, download=False)
-    lines = [
-        f"task {task}: {info.description}",
-        f"  data: {info.source}" + (f" (folder {data_path})" if data_path else ""),
-        f"  epochs: {info.epochs}, 200 Hz",
-    ]
-    if protocol == "paper":
-        spec = paper_splits(task, subjects, folds)
-        needed = _needed_subjects(spec)
-        lines.append(f"  subjects: {len(needed)} ({needed[0]} ... {needed[-1]})")
-        lines.append(
-            f"  folds: {len(spec)} of 10 published folds (Lee et al., MLSP 2025); "
-            "the model after its last epoch is scored"
-        )
-        lines += [
-            f"    fold {f['fold']}: validation {', '.join(f['test'])}; "
-            f"training {len(f['train'])} subjects"
-            for f in spec
-        ]
-    else:
-        chosen = "all" if subjects is None else ", ".join(map(str, subjects))
-        lines.append(f"  subjects: {chosen}")
-        splits = {
-            "groupkfold": f"GroupKFold, {n_splits} folds of subjects (seeded shuffle)",
-            "loso": "leave one subject out",
-        }.get(str(cv), f"the splits of {cv}")
-        lines.append(f"  folds: {splits}")
-    lines.append("  models:")
-    lines += [f"    {name}: {_recipe(name, settings)}" for name in models]
-    lines.append(f"  weights: {_weights_line(choice)}")
-    downloads = [f"the {task} recordings of these subjects ({info.source})"]
-    downloads += [f"weights {name}" for name in choice.missing if choice.mode != "auto"]
-    lines.append(
-        "  a run would download what is not on disk yet: " + "; ".join(downloads)
-    )
-    if task in PAPER_BALANCED_ACCURACY:
-        lines.append(
-            f"  NeuroRVQ paper: balanced accuracy {PAPER_BALANCED_ACCURACY[task]:.3f}"
-        )
-    lines.append("  (dry run: nothing was downloaded or loaded)")
-    return "\n".join(lines)
-
-
-def _recipe(name, s):
-    if name == "neurorvq_finetune":
-        r = NEURORVQ_RECIPE
-        return (
-            f"fine-tuned {s.finetune_epochs} epochs ({s.warmup_epochs} warm-up), "
-            f"AdamW lr {r['lr']:g}, weight decay {r['weight_decay']:g}, layer decay "
-            f"{r['layer_decay']:g}, batch {s.batch_size}, precision {s.precision}"
-        )
-    if name in BASELINES:
-        return (
-            f"braindecode {BASELINES[name]}, {s.baseline_epochs} epochs, AdamW lr "
-            f"{BASELINE_RECIPE['lr']:g}, weight decay "
-            f"{BASELINE_RECIPE['weight_decay']:g}, cosine schedule, batch "
-            f"{s.baseline_batch_size}"
-        )
-    if name == "neurorvq_embedding_lr":
-        return "frozen NeuroRVQ embedding, standardised, logistic regression"
-    if name == "neurorvq_tokens_lr":
-        return "NeuroRVQ token histograms, standardised, logistic regression"
-    return "log band power per channel, standardised, logistic regression"
-
-
-def _weights_line(choice):
-    if not choice.needed:
-        return "none needed"
-    found = [f"{name} at {path}" for name, path in choice.files.items()]
-    if choice.mode == "none":
-        return "--weights none: NeuroRVQ models trained inside each fold"
-    if choice.mode == "auto":
-        if choice.missing:
-            return (
-                f"--weights auto: {', '.join(choice.missing)} not on disk, so the "
-                "NeuroRVQ models would be trained inside each fold"
-            )
-        return "--weights auto: published files on disk: " + "; ".join(found)
-    missing = ", ".join(choice.missing)
-    if choice.mode == "download":
-        return (
-            f"--weights download: on disk: {'; '.join(found) or 'none'}; "
-            f"to download: {missing or 'none'}"
-        )
-    state = f"missing in that folder: {missing}" if missing else "all found"
-    return f"--weights {choice.mode}: {'; '.join(found) or 'no file found'} ({state})"
+    for key in ("workers", "scheduler", "scheduler_file", "verbose"):
+        kwargs.pop(key, None)
+    plan = make_plan(task, download=False, **kwargs)
+    return plan.describe(out_dir) + "\n  (dry run: nothing was downloaded or loaded)"
 
 
 def summarise(scores, paper=None):
+    """Deprecated spelling of :func:`summarize` (removed in a later release).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"model": ["eegnet"], "fold": [0],
+    ...                        "balanced_accuracy": [0.5], "fit_seconds": [1.0]})
+    >>> summarise(scores)  # doctest: +SKIP
+    FutureWarning: summarise is deprecated, use summarize (American spelling)
+    """
+    warnings.warn(
+        "summarise is deprecated, use summarize (American spelling)",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return summarize(scores, paper)
+
+
+def summarize(scores, paper=None):
     """Mean and standard deviation of the scores per model.
 
     Parameters
     ----------
     scores : pandas.DataFrame
         Per-fold scores (:func:`run_benchmark`); an ``accuracy`` column is
-        summarised too when present.
+        summarized too when present.
     paper : dict | None
         Published balanced accuracy per model, added as a ``paper`` column.
 
@@ -411,7 +323,7 @@ def summarise(scores, paper=None):
     ...     "balanced_accuracy": [0.6, 0.7, 0.5, 0.55],
     ...     "fit_seconds": [1.0, 1.0, 10.0, 12.0],
     ... })
-    >>> summarise(scores)["mean"].round(3).to_dict()
+    >>> summarize(scores)["mean"].round(3).to_dict()
     {'bandpower_lr': 0.65, 'eegnet': 0.525}
     """
     by_model = scores.groupby("model", sort=False)
@@ -437,7 +349,7 @@ def format_table(summary) -> str:
     ...     "balanced_accuracy": [0.6, 0.7],
     ...     "fit_seconds": [1.0, 1.0],
     ... })
-    >>> print(format_table(summarise(scores)))
+    >>> print(format_table(summarize(scores)))
     model                       balanced accuracy  folds  fit time
     --------------------------------------------------------------
     bandpower_lr                   0.650 +- 0.071      2       2 s

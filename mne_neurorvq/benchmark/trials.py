@@ -18,16 +18,18 @@ from __future__ import annotations
 import mne
 from mne.utils import _validate_type, verbose
 
-from .protocol import H_FREQ, L_FREQ, SFREQ, TASKS, Task
+from .protocol import H_FREQ, L_FREQ, SFREQ, Task, get_task
+
+#: Version of the trial cutting (this module): part of the trial store's key,
+#: bumped whenever a change here changes the trials.
+PROTOCOL_VERSION = 1
 
 
 def _as_task(task) -> Task:
     if isinstance(task, Task):
         return task
     _validate_type(task, str, "task", "task name or Task")
-    if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; tasks are {sorted(TASKS)}")
-    return TASKS[task]
+    return get_task(task)
 
 
 def task_channels(raw: mne.io.BaseRaw, task) -> list[str]:

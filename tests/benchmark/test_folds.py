@@ -42,16 +42,19 @@ def test_paper_folds_are_the_published_folds(task):
 
 
 def test_fold_files_are_package_data():
-    """pyproject's package-data puts every fold file (and the attribution) in."""
+    """pyproject's package-data puts every fold file, the paper's table and the
+    attribution in."""
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["mne_neurorvq.benchmark"]
     data = files("mne_neurorvq.benchmark") / "data"
     names = sorted(p.name for p in data.iterdir())
-    assert set(FOLD_FILES.values()) | {"README.md"} == set(names)
+    assert set(FOLD_FILES.values()) | {"README.md", "paper-table.csv"} == set(names)
     for name in names:
         assert any(fnmatch(f"data/{name}", p) for p in patterns), name
-    assert "dbb87b9" in (data / "README.md").read_text()
+    readme = (data / "README.md").read_text()
+    assert "dbb87b9" in readme and "paper-table.csv" in readme
+    assert "arXiv 2510.13068" in readme  # the table's attribution
 
 
 def test_select_subjects_by_identifier_or_number():

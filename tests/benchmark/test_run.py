@@ -10,15 +10,17 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from mne_neurorvq.benchmark import (
+    TASKS,
     BenchmarkSettings,
+    TrialStore,
     build_model,
     describe_benchmark,
+    load_task,
     resolve_weights,
     run_benchmark,
 )
 from mne_neurorvq.benchmark.folds import PAPER_TASKS
 from mne_neurorvq.cli import _benchmark_settings, _subjects, build_parser, main
-from mne_neurorvq.datasets import load_eegbci_eyes
 
 pytestmark = [
     pytest.mark.filterwarnings(
@@ -43,38 +45,41 @@ def no_weights(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(scope="module")
-def eyes_epochs(data_path):
-    """eegmmidb S001/S002 eyes open/closed with the fold files' identifiers."""
-    epochs, y, groups = load_eegbci_eyes([1, 2], path=data_path, verbose="error")
-    keep = np.arange(0, len(y), 3)  # 5 windows per run: fast
-    ids = np.array([f"physionet_S{int(g):03d}" for g in groups[keep]])
-    return epochs[keep], y[keep], ids
-
-
-def test_paper_protocol_uses_the_published_folds(eyes_epochs, no_weights):
+def test_paper_protocol_uses_the_published_folds(data_path, no_weights):
     """S001 is validated in fold 3 and S002 in fold 9; the others are skipped."""
-    epochs, y, groups = eyes_epochs
     out = no_weights / "out"
     scores = run_benchmark(
         "eyes",
         subjects=[1, 2],
-        models=("bandpower_lr", "eegnet", "neurorvq_finetune"),
+        models=("bandpower_lr", "neurorvq_finetune"),
         settings=TINY,
         weights="none",
-        epochs_data=(epochs, y, groups),
+        data_path=data_path,
+        max_windows=5,
+        cache=no_weights / "store",
         out_dir=out,
         verbose=False,
     )
     assert sorted(set(scores["fold"])) == [3, 9]
+    epochs, y, groups = load_task("eyes", [1, 2], path=data_path, max_windows=5)
     fold3 = scores[scores["fold"] == 3].iloc[0]
     is_s001 = groups == "physionet_S001"
     assert fold3["n_test"] == is_s001.sum() and fold3["n_train"] == (~is_s001).sum()
+    # the store holds the trials load_task cuts (one loop), in float32
+    store = TrialStore(no_weights / "store")
+    s001, s002 = (store.entry("eyes", s, max_windows=5) for s in (1, 2))
+    np.testing.assert_array_equal(
+        np.concatenate([s001.data, s002.data]), epochs.get_data().astype(np.float32)
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([s001.codes, s002.codes]),
+        [TASKS["eyes"].classes.index(label) for label in y],
+    )
     # the band-power row is the model trained on S002 and scored on S001
-    model = build_model("bandpower_lr", None, TINY, 3, 160.0)
-    codes = np.unique(y, return_inverse=True)[1]
-    model.fit(epochs[~is_s001], codes[~is_s001])
-    expected = balanced_accuracy_score(codes[is_s001], model.predict(epochs[is_s001]))
+    model = build_model("bandpower_lr", None, TINY, 3, 200.0)
+    model.fit(np.asarray(s002.data), s002.codes)
+    expected = balanced_accuracy_score(s001.codes, model.predict(np.asarray(s001.data)))
+    assert fold3["model"] == "bandpower_lr"
     assert fold3["balanced_accuracy"] == pytest.approx(expected)
     assert {"accuracy", "balanced_accuracy"} <= set(scores)
     config = json.loads((out / "config.json").read_text())
@@ -85,10 +90,10 @@ def test_paper_protocol_uses_the_published_folds(eyes_epochs, no_weights):
     assert config["weights"]["source"] == "in-fold training"
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     assert summary.loc["neurorvq_finetune", "paper"] == 0.869
-    assert np.isnan(summary.loc["eegnet", "paper"])
+    assert np.isnan(summary.loc["bandpower_lr", "paper"])
     assert {"mean", "accuracy"} <= set(summary)
     with pytest.raises(ValueError, match="No fold of the 'eyes' task"):
-        run_benchmark("eyes", subjects=[1], epochs_data=(epochs, y, groups))
+        run_benchmark("eyes", subjects=[1], cache=no_weights / "store")
 
 
 def test_groupkfold_is_reproducible_and_auto_trains_in_fold(
@@ -104,6 +109,7 @@ def test_groupkfold_is_reproducible_and_auto_trains_in_fold(
         max_windows=2,
         seed=3,
         weights="auto",
+        cache=no_weights / "store",
     )
     first = run_benchmark("eegmat", out_dir=no_weights / "a", **kwargs)
     out = capsys.readouterr().out
@@ -120,7 +126,7 @@ def test_groupkfold_is_reproducible_and_auto_trains_in_fold(
     assert config["protocol"] == "groupkfold" and config["subjects"] == [0, 1]
     assert config["weights"]["source"] == "in-fold training"
     assert config["weights"]["missing"] == ["neurorvq-eeg-tokenizer-v1"]
-    with pytest.raises(ValueError, match="paper protocol has folds for"):
+    with pytest.raises(ValueError, match="paper protocol needs a fold file"):
         run_benchmark("eegmat", protocol="paper")
 
 
@@ -141,7 +147,13 @@ def test_weights_modes_resolve_without_downloading(no_weights):
     with pytest.raises(ValueError, match="or a folder holding the published files"):
         resolve_weights(str(folder / "absent"), ["neurorvq_finetune"])
     with pytest.raises(FileNotFoundError):  # before any data is loaded
-        run_benchmark("eyes", weights=str(folder), models=["neurorvq_finetune"])
+        run_benchmark(
+            "eyes",
+            weights=str(folder),
+            models=["neurorvq_finetune"],
+            out_dir=no_weights / "out",
+        )
+    assert not (no_weights / "out").exists()
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -192,8 +204,11 @@ def test_dry_run_reports_subjects_folds_and_weights(no_weights, capsys):
     assert "fold 3: validation physionet_S001; training 1 subjects" in out
     assert "fine-tuned 3 epochs (4 warm-up)" in out and "EEGNet, 3 epochs" in out
     assert "missing in that folder: neurorvq-eeg-foundation-v1" in out
+    assert "(0 of 2 subjects cut already)" in out
+    assert "units: 8 (2 folds x 4 models), 0 finished in" in out
     text = describe_benchmark("eegmat", subjects=[0, 1], weights="none")
-    assert "subjects: 0, 1" in text and "loso" not in text
+    assert "subjects: 2 (0 ... 1)" in text and "leave one" not in text
+    assert "folds: 2, GroupKFold of subjects" in text
     assert "--weights none: NeuroRVQ models trained inside each fold" in text
 
 
