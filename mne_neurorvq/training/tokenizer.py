@@ -85,7 +85,7 @@ class TokenizerTraining(TrainingTask):
     >>> from mne_neurorvq.nn import TokenizerConfig
     >>> task = TokenizerTraining(TokenizerConfig.tiny())
     >>> model = task.build(seed=0)
-    >>> model.quantize_1.layers[0].embedding.is_initialised  # k-means at step 1
+    >>> model.quantize_1.layers[0].embedding.is_initialized  # k-means at step 1
     False
     """
 
