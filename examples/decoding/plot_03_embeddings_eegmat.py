@@ -16,20 +16,18 @@ evaluation when the windows of a subject are correlated.
 .. note::
    The weights are the published foundation model
    (``"neurorvq-eeg-foundation-v1"``, the default of ``NeuroRVQEmbedder()``)
-   when it can be fetched where the gallery is built, otherwise those of the
-   reference-parity fixture: **random weights** of a reduced foundation
-   model (2 blocks instead of 12). Random features still carry some
+   when it can be fetched (downloaded or on disk), otherwise **random
+   weights** of a small foundation model (4 blocks of width 100 instead of
+   12 of width 200, so 400-wide embeddings). Random features still carry some
    information about the input's spectrum, so their scores are not chance,
    but they say nothing about NeuroRVQ. The output below says which weights
    this build used.
 """
 
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
+import torch
 from scipy.signal import welch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
@@ -38,31 +36,30 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from mne_neurorvq.datasets import load_eegmat
 from mne_neurorvq.decoding import NeuroRVQEmbedder
+from mne_neurorvq.nn import NeuroRVQFoundation
+from mne_neurorvq.training import foundation_preset, tokenizer_preset
 from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("error")
-# Local data, and the reference-parity weights used when the published ones
-# cannot be fetched (see the gallery's README); the defaults are relative to
-# this folder, ``examples/``.
-data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
-parity_path = Path(
-    os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
-)
+plt.style.use("tableau-colorblind10")  # colour-blind-safe line colours
 
 # %%
 # Weights
 # -------
 # The published foundation model (``"neurorvq-eeg-foundation-v1"``,
 # downloaded once from the authors' Hugging Face repository) when it can be
-# fetched, else the random weights of the reference-parity fixture.
+# fetched, else random weights of a small model (no network, no local copy).
 
 try:
     weights = fetch_weights("neurorvq-eeg-foundation-v1")
     published = True
-except FileNotFoundError:  # no network and no local copy
-    weights = parity_path / "foundation_model_state_dict.pt"
+except FileNotFoundError:  # no network and no local copy: random weights
+    small = tokenizer_preset("small")
+    model = NeuroRVQFoundation(config=foundation_preset("small", small))
+    model.init_weights(torch.Generator().manual_seed(0))
+    weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (reference parity)")
+print("weights:", "published" if published else "random (a small model, offline)")
 
 # %%
 # Data
@@ -71,9 +68,7 @@ print("weights:", "published" if published else "random (reference parity)")
 # subtraction each. ``y`` holds the labels and ``subjects`` the subject of
 # every window, the groups of the cross-validation.
 
-epochs, y, subjects = load_eegmat(
-    range(12), max_windows=8, path=data_path, download=False
-)
+epochs, y, subjects = load_eegmat(range(12), max_windows=8)
 print(epochs)
 labels, counts = np.unique(y, return_counts=True)
 print({str(label): int(count) for label, count in zip(labels, counts, strict=True)})
@@ -150,6 +145,15 @@ ax.set(
 ax.legend(fontsize="small", loc="upper left")
 
 # %%
+# **What the result means.** Every score is measured on subjects the model
+# never saw. With the published foundation model the embedding's score is
+# what frozen NeuroRVQ features give for this task. With random weights
+# (when the published ones cannot be fetched, as where this gallery is
+# built; see the output of the first cell) the embedding is a random
+# projection of the input: its score, often below the band-power baseline,
+# says nothing about NeuroRVQ.
+
+# %%
 # Other poolings
 # --------------
 # ``pooling="mean"`` gives the published 800-wide embedding. ``"scale"``
@@ -162,4 +166,5 @@ per_channel = NeuroRVQEmbedder(
     device="cpu",
     verbose=False,
 ).fit_transform(epochs[:4])
-print(f"pooling='channel': {per_channel.shape} = 4 epochs x (19 channels x 800)")
+width = per_channel.shape[1] // 19  # 800 for the published model
+print(f"pooling='channel': {per_channel.shape} = 4 epochs x (19 channels x {width})")

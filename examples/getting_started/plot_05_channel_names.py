@@ -17,33 +17,32 @@ the model does not know.
 
 # sphinx_gallery_thumbnail_number = 1
 
-import os
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
+import torch
 
 from mne_neurorvq.channels import clean_channel_name, match_info
+from mne_neurorvq.datasets import eegmat_files
 from mne_neurorvq.decoding import NeuroRVQEmbedder
+from mne_neurorvq.nn import NeuroRVQFoundation
+from mne_neurorvq.training import foundation_preset, tokenizer_preset
 from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("warning")
-# Local data, and the reference-parity weights used when the published ones
-# cannot be fetched (see the gallery's README); the defaults are relative to
-# this folder, ``examples/``.
-data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
-parity_path = Path(
-    os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
-)
+# Local copies of the recordings (None: MNE's data folder, downloading there)
+local_data = mne.get_config("MNE_NEURORVQ_DATA")
 
 # %%
 # EEGMAT: ``EEG`` prefixes, legacy names, a reference channel and ECG
 # -------------------------------------------------------------------
 # Read one EEGMAT recording as it is stored: every channel is typed EEG.
 
-raw = mne.io.read_raw_edf(data_path / "eegmat" / "Subject00_1.edf", verbose=False)
+eegmat_file = eegmat_files([0])[0][2]  # subject 0 at rest (downloaded if needed)
+print(eegmat_file.name)
+raw = mne.io.read_raw_edf(eegmat_file, verbose=False)
 print(raw.ch_names)
 
 # %%
@@ -89,9 +88,10 @@ print(f"{match.n_channels} EEG channels used; left out:", match.unmatched_names)
 # vocabulary. No renaming is needed (``mne.datasets.eegbci.standardize`` is
 # only needed for MNE's montages).
 
-eegbci_file = (
-    data_path / "MNE-eegbci-data/files/eegmmidb/1.0.0/S001/S001R01.edf"
-)  # eyes open
+# subject 1, run 1 (eyes open), read or downloaded by MNE's own function
+eegbci_file = mne.datasets.eegbci.load_data(1, [1], path=local_data, update_path=False)[
+    0
+]
 raw_bci = mne.io.read_raw_edf(eegbci_file, verbose=False)
 match_bci = match_info(raw_bci.info, verbose=False)
 print(raw_bci.ch_names[:6], "->", match_bci.clean_names[:6])
@@ -120,16 +120,19 @@ print("not used:", match.unmatched_names)
 # with a log message, ``"warn"`` with a warning, ``"raise"`` refuses the
 # input. The fitted attribute ``ch_names_`` lists the channels used.
 # The weights are the published foundation model when it can be fetched,
-# else the random reference-parity weights (see the gallery's README); only
-# the channels matter here.
+# else random weights of a small model (see the gallery's README); only the
+# channels matter here.
 
 try:
     foundation_weights = fetch_weights("neurorvq-eeg-foundation-v1")
     published = True
-except FileNotFoundError:  # no network and no local copy
-    foundation_weights = parity_path / "foundation_model_state_dict.pt"
+except FileNotFoundError:  # no network and no local copy: random weights
+    small = tokenizer_preset("small")
+    model = NeuroRVQFoundation(config=foundation_preset("small", small))
+    model.init_weights(torch.Generator().manual_seed(0))
+    foundation_weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (reference parity)")
+print("weights:", "published" if published else "random (a small model, offline)")
 for on_unknown in ("ignore", "warn", "raise"):
     embedder = NeuroRVQEmbedder(foundation_weights, on_unknown=on_unknown, device="cpu")
     with warnings.catch_warnings(record=True) as caught:
@@ -164,7 +167,7 @@ print(embedder.ch_names_)
 builtin = mne.channels.get_builtin_montages()
 montage = "colin27_1005" if "colin27_1005" in builtin else "standard_1005"
 
-raw_mat = mne.io.read_raw_edf(data_path / "eegmat" / "Subject00_1.edf", verbose=False)
+raw_mat = mne.io.read_raw_edf(eegmat_file, verbose=False)
 raw_mat.set_channel_types(
     {"EEG A2-A1": "misc", "ECG ECG": "ecg"}, on_unit_change="ignore"
 )
@@ -192,3 +195,9 @@ for ax, this_raw, title in zip(
     this_raw.plot_sensors(axes=ax, show_names=show_names, show=False)
     ax.set_title(title, fontsize=10)
 fig.suptitle("Channels NeuroRVQ uses (black) and leaves out (red)")
+
+# %%
+# **What the result means.** Which channels are used depends only on their
+# names and types, never on the weights: this example's output is the same
+# with the published foundation model and with the random weights used
+# offline.

@@ -15,48 +15,44 @@ rest and mental arithmetic.
 
 .. note::
    The weights are the published tokenizer (``"neurorvq-eeg-tokenizer-v1"``,
-   4 scales x 8 levels of 8192 codes) when it can be fetched where the
-   gallery is built, otherwise those of the reference-parity fixture:
-   **random weights** of a reduced tokenizer (2 encoder blocks, 4 scales x 8
-   levels of 256 random unit-norm codes), which show how to inspect tokens,
-   not what a trained tokenizer learned. The output below says which.
+   4 scales x 8 levels of 8192 codes) when it can be fetched (downloaded or
+   on disk), otherwise **random weights** of a small tokenizer (2 encoder
+   blocks, 4 scales x 4 levels of 512 random unit-norm codes), which show
+   how to inspect tokens, not what a trained tokenizer learned. The output
+   below says which.
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mne
 import numpy as np
+import torch
 
 from mne_neurorvq.datasets import load_eegmat
 from mne_neurorvq.decoding import NeuroRVQTokenizer, TokenHistogram
+from mne_neurorvq.nn import NeuroRVQTokenizerModel
+from mne_neurorvq.training import tokenizer_preset
 from mne_neurorvq.viz import plot_codebook_usage, plot_token_map
 from mne_neurorvq.weights import fetch_weights
 
 mne.set_log_level("error")
-# Local data, and the reference-parity weights used when the published ones
-# cannot be fetched (see the gallery's README); the defaults are relative to
-# this folder, ``examples/``.
-data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
-parity_path = Path(
-    os.environ.get("MNE_NEURORVQ_PARITY", "../../shared/fixtures/upstream-parity")
-)
+plt.style.use("tableau-colorblind10")  # colour-blind-safe line colours
 
 # %%
 # Weights
 # -------
 # The published tokenizer (``"neurorvq-eeg-tokenizer-v1"``, downloaded once from the
 # authors' Hugging Face repository) when it can be fetched, else the random
-# weights of the reference-parity fixture.
+# weights of a small tokenizer (no network, no local copy).
 
 try:
     weights = fetch_weights("neurorvq-eeg-tokenizer-v1")
     published = True
-except FileNotFoundError:  # no network and no local copy
-    weights = parity_path / "tokenizer_state_dict.pt"
+except FileNotFoundError:  # no network and no local copy: random weights
+    model = NeuroRVQTokenizerModel(tokenizer_preset("small"))
+    model.init_weights(torch.Generator().manual_seed(0))
+    weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (reference parity)")
+print("weights:", "published" if published else "random (a small tokenizer, offline)")
 
 # %%
 # Tokenize
@@ -66,9 +62,7 @@ print("weights:", "published" if published else "random (reference parity)")
 # resamples to 200 Hz, and its ``"authors"`` recipe applies the authors'
 # notch and 0.5-44.5 Hz band-pass first.
 
-epochs, y, subjects = load_eegmat(
-    range(6), max_windows=10, path=data_path, download=False
-)
+epochs, y, subjects = load_eegmat(range(6), max_windows=10)
 print(epochs)
 
 tokenizer = NeuroRVQTokenizer(
@@ -142,6 +136,13 @@ axes[-1].set_xlabel("code index")
 # %%
 # The histograms are features like any other: see
 # :ref:`ex-embeddings` for a subject-independent classifier.
+#
+# **What the result means.** With the published tokenizer, codebook usage
+# and the histogram differences reflect what the tokenizer learned from EEG.
+# With random codes (when the published weights cannot be fetched, as where
+# this gallery is built; see the output of the first cell) the figures show
+# how to inspect tokens, and their differences between conditions only
+# reflect the input's spectrum through a random projection.
 print(
     "largest difference between the conditions' mean histograms:",
     np.abs(

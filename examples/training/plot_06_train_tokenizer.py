@@ -18,7 +18,6 @@ train-tokenizer`` does the same, resumes interrupted runs, and runs
 data-parallel with ``torchrun``).
 """
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import mne
 import numpy as np
 import torch
 
+from mne_neurorvq.datasets import eegmat_files
 from mne_neurorvq.decoding import NeuroRVQTokenizer
 from mne_neurorvq.training import (
     TokenizerTraining,
@@ -37,9 +37,9 @@ from mne_neurorvq.training import (
 )
 
 mne.set_log_level("error")
-# Local data (see the gallery's README); the default is relative to this
-# folder, ``examples/``.
-data_path = Path(os.environ.get("MNE_NEURORVQ_DATA", "../../shared/data"))
+plt.style.use("tableau-colorblind10")  # colour-blind-safe line colours
+# Local copies of the recordings (None: MNE's data folder, downloading there)
+local_data = mne.get_config("MNE_NEURORVQ_DATA")
 torch.manual_seed(0)
 
 # %%
@@ -56,13 +56,17 @@ torch.manual_seed(0)
 # ``seconds``. A window holds at most 256 tokens (64 channels x 4 s); 2 s
 # windows keep this example fast.
 
-eegmat = data_path / "eegmat"
-eegbci = data_path / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
-train_files = [eegmat / f"Subject{s:02d}_{c}.edf" for s in range(4) for c in (1, 2)]
-train_files += find_recordings([eegbci / "S001"])[:2]  # eyes-open, eyes-closed
-eval_files = [eegmat / "Subject20_1.edf", eegbci / "S002" / "S002R01.edf"]
+# EEGMAT subjects 0-3, both recordings, and eegmmidb subject 1's
+# eyes-open and eyes-closed runs (read or downloaded by the data sets'
+# functions); held out: EEGMAT subject 20 at rest and eegmmidb subject 2.
+eegbci_runs = mne.datasets.eegbci.load_data(
+    [1, 2], [1, 2], path=local_data, update_path=False
+)
+train_files = [path for _, _, path in eegmat_files(range(4))]
+train_files += find_recordings(eegbci_runs[:2])
+eval_files = [eegmat_files([20])[0][2], Path(eegbci_runs[2])]
 for path in train_files:
-    print(path.relative_to(data_path))
+    print(Path(path).name)
 
 train_data = WindowDataset.from_recordings(train_files, seconds=2, max_windows=8)
 eval_data = WindowDataset.from_recordings(eval_files, seconds=2, max_windows=8)
@@ -165,3 +169,9 @@ tokenizer = NeuroRVQTokenizer(
 )
 tokens = tokenizer.fit_transform(epochs)
 print(f"{len(tokenizer.ch_names_)} channels -> tokens {tokens.shape}")
+
+# %%
+# **What the result means.** Over a few dozen steps on a handful of
+# recordings the held-out error falls, but stays far above the published
+# tokenizer's (a z-scored MSE of about 0.08-0.09 in the paper): the run shows
+# that training works end to end on mixed montages, not a useful tokenizer.
