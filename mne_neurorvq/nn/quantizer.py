@@ -1,4 +1,4 @@
-"""Residual vector quantisation with EMA codebooks (spec section 4)."""
+"""Residual vector quantization with EMA codebooks."""
 
 from __future__ import annotations
 
