@@ -203,7 +203,6 @@ sphinx_gallery_conf = {
     "image_srcset": ["2x"],
     "doc_module": ("mne_neurorvq",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"mne_neurorvq": None},
     "min_reported_time": 1.0,
     "abort_on_example_error": True,
     "remove_config_comments": True,
