@@ -350,7 +350,47 @@ def _data_comment(app, what, name, obj, options, lines):
     lines[:] = []
 
 
+def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
+    """Point the "[docs]" links of source pages at the documented objects.
+
+    viewcode builds every link of a module's source page from the module
+    path under which the module's first object was documented: objects
+    re-exported by a package (``mne_neurorvq.nn.ResidualVQ``) and objects
+    documented in their own module (``mne_neurorvq.nn.quantizer.EMACodebook``)
+    then share one prefix, and the second kind get anchors that do not
+    exist. The anchor is replaced by the one object of the target page whose
+    name ends the same way.
+    """
+    import posixpath
+    import re
+
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    objects = app.env.get_domain("py").objects
+
+    def fix(match):
+        href, anchor = match.group(1), match.group(2)
+        if anchor in objects:
+            return match.group(0)
+        page = posixpath.normpath(posixpath.join(posixpath.dirname(pagename), href))
+        docname = page.removesuffix(".html")
+        parts = anchor.split(".")
+        for start in range(1, len(parts)):
+            tail = "." + ".".join(parts[start:])
+            found = [
+                full
+                for full, entry in objects.items()
+                if entry.docname == docname and full.endswith(tail)
+            ]
+            if len(found) == 1:
+                return f'href="{href}#{found[0]}"'
+        return match.group(0)
+
+    context["body"] = re.sub(r'href="([^"#]+\.html)#([^"]+)"', fix, context["body"])
+
+
 def setup(app):
+    app.connect("html-page-context", _fix_viewcode_backlinks)
     app.connect("autodoc-process-docstring", _remember_class)
     app.connect("autodoc-process-docstring", _data_comment)
     app.connect("autodoc-skip-member", _skip_foreign_member)
