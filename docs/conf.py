@@ -158,7 +158,7 @@ plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
 # ---------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"
-html_title = f"mne-neurorvq {version}"
+html_title = "mne-neurorvq"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 REPOSITORY = "https://github.com/mne-tools/mne-neurorvq"
@@ -167,6 +167,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
     "navbar_start": ["navbar-logo", "version"],
+    "header_links_before_dropdown": 7,
     "icon_links": [
         {
             "name": "Source code on GitHub",

@@ -120,7 +120,7 @@ def plot_reconstruction(
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("frequency (Hz)")
     axes[0, 0].set_title("signal (thin grey lines: 1 s patch boundaries)")
-    axes[0, 1].set_title("power spectral density (Welch, 1 s)")
+    axes[0, 1].set_title("PSD (Welch, 1 s)")
     return _finish(fig, show)
 
 
@@ -267,9 +267,9 @@ def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
         step = max(1, n_channels // 20)
         axes[0, 0].set_yticks(np.arange(0, n_channels, step) + 0.5)
         axes[0, 0].set_yticklabels(list(ch_names)[::step], fontsize="small")
-    fig.suptitle(
-        f"Level {level + 1} codes: one colour per code, the {colors.N - 1} most "
-        "frequent of each scale in colour, all others light grey",
-        fontsize="medium",
+    fig.supxlabel(
+        f"Level {level + 1} codes: one colour per code for the {colors.N - 1} most "
+        "frequent codes of each scale, light grey for all others",
+        fontsize="small",
     )
     return _finish(fig, show)
