@@ -328,9 +328,9 @@ def _data_comment(app, what, name, obj, options, lines):
     from sphinx.pycode import ModuleAnalyzer
 
     type_doc = (type(obj).__doc__ or "").strip()
-    if what != "data" or not type_doc or not lines:
+    if what not in ("data", "attribute") or not type_doc or not lines:
         return
-    if lines[0].strip() != type_doc.splitlines()[0].strip():
+    if type_doc.splitlines()[0].strip() not in "\n".join(lines):
         return
     package_name, attr = name.rsplit(".", 1)
     package = importlib.import_module(package_name)
@@ -393,6 +393,7 @@ def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
 def setup(app):
     app.connect("html-page-context", _fix_viewcode_backlinks)
     app.connect("autodoc-process-docstring", _remember_class)
-    app.connect("autodoc-process-docstring", _data_comment)
+    # before numpydoc reformats the docstring
+    app.connect("autodoc-process-docstring", _data_comment, priority=100)
     app.connect("autodoc-skip-member", _skip_foreign_member)
     app.connect("missing-reference", _resolve_own_reference)
