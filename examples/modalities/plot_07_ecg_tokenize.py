@@ -176,7 +176,7 @@ fig.suptitle("EEGMAT subject 21: tokens to signal, per modality")
 # - The lead of EEGMAT's ECG channel (II here).
 # - The ECG rate: 200 Hz, as the authors' model code and the reference
 #   fixture; one of the authors' examples feeds 500 Hz PTB-XL records without
-#   resampling (see the user guide, "Other modalities").
+#   resampling (see :ref:`other_modalities`).
 #
 # **What the result means.** With the published ECG tokenizer the
 # reconstruction follows the QRS complexes and T waves; the small tokenizers
