@@ -168,6 +168,7 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
     "navbar_start": ["navbar-logo", "version"],
     "header_links_before_dropdown": 7,
+    "navbar_persistent": ["search-button"],  # an icon: the links fit one row
     "icon_links": [
         {
             "name": "Source code on GitHub",

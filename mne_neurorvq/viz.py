@@ -184,11 +184,15 @@ def plot_codebook_usage(tokens, n_code: int, show: bool = True):
 
 
 def _code_colors():
-    """Categorical colours for codes: tab20's twenty, then light grey."""
+    """Categorical colours for codes: tab20's eighteen hues, then light grey.
+
+    tab20's two greys are left out, so that grey means "another code".
+    """
     from matplotlib.colors import ListedColormap
 
     plt = _plt()
-    return ListedColormap([*plt.get_cmap("tab20").colors, (0.9, 0.9, 0.9)])
+    hues = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]
+    return ListedColormap([*hues, (0.9, 0.9, 0.9)])
 
 
 def _frequency_ranks(codes, n_colored: int) -> np.ndarray:
@@ -207,8 +211,8 @@ def _frequency_ranks(codes, n_colored: int) -> np.ndarray:
 def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
     """Token indices as images, channel x patch, one panel per scale.
 
-    Codes are categories: each of the twenty most frequent codes of a panel
-    gets its own colour (tab20), all other codes light grey, so the image
+    Codes are categories: each of the 18 most frequent codes of a panel gets
+    its own colour (tab20 without its greys), all other codes light grey, so the image
     shows where channels and seconds share a code.
 
     Parameters

@@ -64,7 +64,7 @@ except FileNotFoundError:  # no network and no local copy: random weights
     model.init_weights(torch.Generator().manual_seed(0))
     weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (a small model, offline)")
+print("weights:", "published" if published else "random (offline)")
 
 # %%
 # Data: train and test subjects

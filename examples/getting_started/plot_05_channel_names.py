@@ -132,7 +132,7 @@ except FileNotFoundError:  # no network and no local copy: random weights
     model.init_weights(torch.Generator().manual_seed(0))
     foundation_weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (a small model, offline)")
+print("weights:", "published" if published else "random (offline)")
 for on_unknown in ("ignore", "warn", "raise"):
     embedder = NeuroRVQEmbedder(foundation_weights, on_unknown=on_unknown, device="cpu")
     with warnings.catch_warnings(record=True) as caught:

@@ -52,7 +52,7 @@ except FileNotFoundError:  # no network and no local copy: random weights
     model.init_weights(torch.Generator().manual_seed(0))
     weights = model.state_dict()
     published = False
-print("weights:", "published" if published else "random (a small tokenizer, offline)")
+print("weights:", "published" if published else "random (offline)")
 
 # %%
 # Tokenize
