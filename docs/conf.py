@@ -4,15 +4,20 @@ Build (warnings are errors, every reference must resolve)::
 
     sphinx-build -W --keep-going -b html docs docs/_build/html
 
-The gallery (``examples/``) runs at build time on the local PhysioNet
-recordings (``MNE_NEURORVQ_DATA``, default ``<repo>/../shared/data``) and the
-reference-parity fixture weights (``MNE_NEURORVQ_PARITY``, default
-``<repo>/../shared/fixtures/upstream-parity``). Nothing is downloaded. When
-either is absent the examples are not run (the pages show their code only);
-set ``MNE_NEURORVQ_PLOT_GALLERY=0`` to skip them anyway.
+The gallery (``examples/``) runs at build time. Its examples read the
+PhysioNet recordings through the package's dataset functions: from the
+folder in ``MNE_NEURORVQ_DATA`` (default: a ``shared/data`` folder beside
+the repository, when there is one) or downloaded into MNE's data folder.
+``MNE_NEURORVQ_PLOT_GALLERY=0`` shows the examples' code without running
+them (the default when the local data are absent and there is no network).
+
+Links to other projects' documentation (intersphinx) are made when their
+inventories can be reached; offline (``MNE_NEURORVQ_INTERSPHINX=0``, or no
+network) the references stay plain text and the ``-W`` build still passes.
 """
 
 import os
+import socket
 import warnings
 from datetime import date
 from pathlib import Path
@@ -21,23 +26,29 @@ import mne_neurorvq
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# Defaults for the gallery, visible to the examples through the environment.
-os.environ.setdefault("MNE_NEURORVQ_DATA", str(REPO.parent / "shared" / "data"))
-os.environ.setdefault(
-    "MNE_NEURORVQ_PARITY", str(REPO.parent / "shared" / "fixtures" / "upstream-parity")
-)
+# Local recordings for the gallery, visible to the examples through the
+# environment: a development checkout has them beside the repository.
+_LOCAL_DATA = REPO.parent / "shared" / "data"
+if _LOCAL_DATA.is_dir():
+    os.environ.setdefault("MNE_NEURORVQ_DATA", str(_LOCAL_DATA))
 os.environ.setdefault("MNE_NEURORVQ_NO_PROGRESS", "1")
-_MISSING = [
-    path
-    for path in (
-        Path(os.environ["MNE_NEURORVQ_DATA"]) / "eegmat",
-        Path(os.environ["MNE_NEURORVQ_DATA"]) / "MNE-eegbci-data",
-        Path(os.environ["MNE_NEURORVQ_PARITY"]) / "tokenizer_state_dict.pt",
-    )
-    if not path.exists()
-]
-if _MISSING:
-    print(f"Gallery examples not run: {', '.join(map(str, _MISSING))} not found.")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether the host of ``url`` accepts a connection (no request made)."""
+    host = url.split("/")[2]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+_DATA = os.environ.get("MNE_NEURORVQ_DATA")
+_HAVE_DATA = bool(_DATA) and (Path(_DATA) / "eegmat").is_dir()
+_ONLINE = _reachable("https://physionet.org/")
+if not (_HAVE_DATA or _ONLINE):
+    print("Gallery examples not run: no local data (MNE_NEURORVQ_DATA), no network.")
 # Headless figures. One torch thread: on a small machine shared with other
 # jobs, OpenMP threads that wait for a busy core spin, and training in the
 # examples ran 10x slower with 2 threads than with 1 (set OMP_NUM_THREADS to
@@ -57,6 +68,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "sphinx.ext.intersphinx",
+    "sphinx_copybutton",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
@@ -65,21 +78,49 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = [
     "_build",
-    "auto_examples/*.ipynb",
-    "auto_examples/*.py",
-    "auto_examples/*.zip",
-    "auto_examples/*.json",
-    "auto_examples/*.md5",
-    "auto_examples/*.codeobj.json",
+    "auto_examples/**.ipynb",
+    "auto_examples/**.py",
+    "auto_examples/**.zip",
+    "auto_examples/**.json",
+    "auto_examples/**.md5",
+    "auto_examples/**.codeobj.json",
 ]
 default_role = "py:obj"
 root_doc = "index"
 
 # ---------------------------------------------------------------- references
-# Offline builds: no intersphinx inventories can be fetched, so references to
-# other projects (MNE, scikit-learn, torch, skorch, braindecode, NumPy,
-# matplotlib, Python) stay unresolved. They are listed here, by prefix, and
-# nothing else: every reference to this package must resolve.
+# Other projects' documentation, linked where its inventory can be reached.
+# Sphinx warns (and -W fails) when an inventory cannot be fetched, so an
+# offline build leaves the mapping empty. MNE_NEURORVQ_INTERSPHINX=0 forces
+# that; =1 skips the connection check.
+_INVENTORIES = {
+    "python": "https://docs.python.org/3/",
+    "mne": "https://mne.tools/stable/",
+    "sklearn": "https://scikit-learn.org/stable/",
+    "numpy": "https://numpy.org/doc/stable/",
+    "scipy": "https://docs.scipy.org/doc/scipy/",
+    "torch": "https://docs.pytorch.org/docs/stable/",
+    "braindecode": "https://braindecode.org/stable/",
+    "matplotlib": "https://matplotlib.org/stable/",
+}
+_INTERSPHINX = os.environ.get("MNE_NEURORVQ_INTERSPHINX", "auto")
+intersphinx_mapping = {
+    name: (url, None)
+    for name, url in _INVENTORIES.items()
+    if _INTERSPHINX == "1" or (_INTERSPHINX == "auto" and _reachable(url))
+}
+if len(intersphinx_mapping) < len(_INVENTORIES):
+    print(
+        "intersphinx: no links to "
+        + ", ".join(sorted(set(_INVENTORIES) - set(intersphinx_mapping)))
+        + " (inventory not reachable)"
+    )
+intersphinx_timeout = 10
+
+# References to other projects that intersphinx did not resolve (offline
+# builds, or names those projects do not document) stay plain text. They
+# are listed here, by prefix, and nothing else: every reference to this
+# package must resolve.
 nitpicky = True
 _EXTERNAL = (
     r"(mne|sklearn|torch|skorch|braindecode|numpy|np|scipy|matplotlib|pandas"
@@ -111,20 +152,41 @@ numpydoc_attributes_as_param_list = True
 plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
-plot_formats = [("png", 100)]
+plot_formats = [("png", 100), ("hires.png", 200)]
 plot_rcparams = {"figure.autolayout": False, "savefig.bbox": "tight"}
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
 # ---------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"
 html_title = "mne-neurorvq"
-html_static_path = []  # nothing to add to the theme
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+REPOSITORY = "https://github.com/mne-tools/mne-neurorvq"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    "navbar_start": ["navbar-logo", "version"],
+    "header_links_before_dropdown": 7,
+    "navbar_persistent": ["search-button"],  # an icon: the links fit one row
+    "icon_links": [
+        {
+            "name": "Source code on GitHub",
+            "url": REPOSITORY,
+            "icon": "fa-brands fa-github",
+            "type": "fontawesome",
+        }
+    ],
+    "icon_links_label": "Links",
 }
-html_sidebars = {"install": [], "user_guide": []}
+html_sidebars = {
+    "index": [],
+    "getting_started": [],
+    "install": [],
+    "whats_new": [],
+    "cite": [],
+}
+html_context = {"default_mode": "light"}
 html_show_sourcelink = False
 
 # ---------------------------------------------------------------- gallery
@@ -133,16 +195,23 @@ sphinx_gallery_conf = {
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
+    "subsection_order": [
+        "../examples/getting_started",
+        "../examples/decoding",
+        "../examples/tokens",
+        "../examples/modalities",
+        "../examples/training",
+    ],
+    "image_srcset": ["2x"],
     "doc_module": ("mne_neurorvq",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"mne_neurorvq": None},
     "min_reported_time": 1.0,
     "abort_on_example_error": True,
     "remove_config_comments": True,
     "show_memory": False,
     "download_all_examples": False,
     "plot_gallery": os.environ.get(
-        "MNE_NEURORVQ_PLOT_GALLERY", "False" if _MISSING else "True"
+        "MNE_NEURORVQ_PLOT_GALLERY", "True" if _HAVE_DATA or _ONLINE else "False"
     ),
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
@@ -247,7 +316,85 @@ def _resolve_own_reference(app, env, node, contnode):
     )
 
 
+def _data_comment(app, what, name, obj, options, lines):
+    """Give a constant its ``#:`` comment instead of its type's docstring.
+
+    A constant re-exported by a package (``training.CHECKPOINT_NAME``, a
+    ``str``) has no docstring of its own, so autodoc shows ``str``'s; its
+    ``#:`` comment is in the submodule that defines it.
+    """
+    import importlib
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    type_doc = (type(obj).__doc__ or "").strip()
+    if what not in ("data", "attribute") or not type_doc or not lines:
+        return
+    if type_doc.splitlines()[0].strip() not in "\n".join(lines):
+        return
+    package_name, attr = name.rsplit(".", 1)
+    package = importlib.import_module(package_name)
+    modules = [package_name] + [
+        info.name
+        for info in pkgutil.iter_modules(
+            getattr(package, "__path__", []), package_name + "."
+        )
+    ]
+    for module in modules:
+        try:
+            docs = ModuleAnalyzer.for_module(module).find_attr_docs()
+        except Exception:  # a module without source
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+    lines[:] = []
+
+
+def _fix_viewcode_backlinks(app, pagename, templatename, context, doctree):
+    """Point the "[docs]" links of source pages at the documented objects.
+
+    viewcode builds every link of a module's source page from the module
+    path under which the module's first object was documented: objects
+    re-exported by a package (``mne_neurorvq.nn.ResidualVQ``) and objects
+    documented in their own module (``mne_neurorvq.nn.quantizer.EMACodebook``)
+    then share one prefix, and the second kind get anchors that do not
+    exist. The anchor is replaced by the one object of the target page whose
+    name ends the same way.
+    """
+    import posixpath
+    import re
+
+    if not pagename.startswith("_modules/") or "body" not in context:
+        return
+    objects = app.env.get_domain("py").objects
+
+    def fix(match):
+        href, anchor = match.group(1), match.group(2)
+        if anchor in objects:
+            return match.group(0)
+        page = posixpath.normpath(posixpath.join(posixpath.dirname(pagename), href))
+        docname = page.removesuffix(".html")
+        parts = anchor.split(".")
+        for start in range(1, len(parts)):
+            tail = "." + ".".join(parts[start:])
+            found = [
+                full
+                for full, entry in objects.items()
+                if entry.docname == docname and full.endswith(tail)
+            ]
+            if len(found) == 1:
+                return f'href="{href}#{found[0]}"'
+        return match.group(0)
+
+    context["body"] = re.sub(r'href="([^"#]+\.html)#([^"]+)"', fix, context["body"])
+
+
 def setup(app):
+    app.connect("html-page-context", _fix_viewcode_backlinks)
     app.connect("autodoc-process-docstring", _remember_class)
+    # before numpydoc reformats the docstring
+    app.connect("autodoc-process-docstring", _data_comment, priority=100)
     app.connect("autodoc-skip-member", _skip_foreign_member)
     app.connect("missing-reference", _resolve_own_reference)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 #: Oldest and newest torchaudio releases paired with the torch release of the
@@ -166,4 +167,21 @@ def import_braindecode():
         cause = err.__cause__ or err
         message = load_failure(torch.__version__, audio, str(cause).strip())
         raise ImportError(message) from err
-    return importlib.import_module("braindecode")
+    with warnings.catch_warnings():
+        _ignore_import_time_notices()
+        return importlib.import_module("braindecode")
+
+
+def _ignore_import_time_notices():
+    """Filter the deprecation notices braindecode's import itself raises.
+
+    braindecode 1.8 builds montages at import time with a name MNE 1.13
+    deprecates (``FutureWarning``), and its wfdb dependency calls a pandas
+    API that pandas 3 deprecates: neither is the user's code nor theirs to
+    fix. Only those notices are filtered (MNE attributes its warning to the
+    caller's frame, so the montage notice is matched by its text).
+    """
+    warnings.filterwarnings(
+        "ignore", message="Montage name 'standard_1020'", category=FutureWarning
+    )
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="wfdb")

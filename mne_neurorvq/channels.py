@@ -67,7 +67,7 @@ def clean_channel_name(name: str) -> str:
     The rules, applied in this order:
 
     1. strip surrounding white space and lower-case;
-    2. strip a leading ``EEG `` / ``EEG-`` / ``EEG_`` prefix;
+    2. strip a leading ``EEG`` prefix followed by a space, ``-`` or ``_``;
     3. strip the trailing dots of BCI2000 names (``'Fc5.'``, ``'Cz..'``);
     4. strip one reference suffix (``-REF``, ``-LE``, ``-RE``, ``-AR``, ``-AVG``,
        ``-M1``, ``-M2``, ``-A1``, ``-A2``), but only when what remains is a

@@ -366,10 +366,49 @@ def _add_report(commands):
     report.set_defaults(func=_report)
 
 
+DEBUG_FLAG = "--debug"
+DEBUG_VARIABLE = "MNE_NEURORVQ_DEBUG"
+
+
+def _error_line(err: BaseException) -> str:
+    """The error as one line: its message, or its type when it has none."""
+    message = " ".join(str(err).split())
+    return message or type(err).__name__
+
+
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run the command line; returns the exit status.
+
+    An error ends the command with one line on stderr (``mne-neurorvq:
+    error: ...``) and exit status 1; ``--debug`` (anywhere on the command
+    line) or ``MNE_NEURORVQ_DEBUG=1`` lets the exception and its traceback
+    through instead. Ctrl-C ends it with status 130.
+    """
+    import os
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    argv = [arg for arg in argv if arg != DEBUG_FLAG]
+    parser = build_parser()
+    parser.add_argument(
+        DEBUG_FLAG,
+        action="store_true",
+        help=f"show the traceback of an error (or set {DEBUG_VARIABLE}=1)",
+    )
+    args = parser.parse_args(argv)
+    if debug:
+        return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("mne-neurorvq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - every error becomes one line
+        print(
+            f"mne-neurorvq: error: {_error_line(err)} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -483,7 +483,7 @@ def run_parity(directory: str | Path, verbose: bool = True) -> list[Comparison]:
 
     Examples
     --------
-    >>> results = run_parity("../shared/fixtures/upstream-parity")  # doctest: +SKIP
+    >>> results = run_parity("fixtures/upstream-parity")  # doctest: +SKIP
     >>> all(result.ok for result in results)  # doctest: +SKIP
     True
     """
@@ -502,7 +502,7 @@ def fixture_folders(directory: str | Path) -> list[Path]:
 
     Examples
     --------
-    >>> folder = "../shared/fixtures/upstream-parity-multimodal"
+    >>> folder = "fixtures/upstream-parity-multimodal"
     >>> [path.name for path in fixture_folders(folder)]  # doctest: +SKIP
     ['ecg', 'emg', 'ppg']
     """
@@ -551,7 +551,7 @@ def print_report(results: list[Comparison], file=None):
 
     Examples
     --------
-    >>> folder = "../shared/fixtures/upstream-parity"
+    >>> folder = "fixtures/upstream-parity"
     >>> results = run_parity(folder, verbose=False)  # doctest: +SKIP
     >>> print_report(results)  # doctest: +SKIP
     """

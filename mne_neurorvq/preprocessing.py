@@ -327,7 +327,7 @@ def authors_filter(
 ) -> np.ndarray:
     """Filter data with the NeuroRVQ authors' recipe, at the original rate.
 
-    The recipe of the reference example (spec section 1), applied along the
+    The recipe of the authors' reference example, applied along the
     last axis to data in uV at their original sampling rate; resample to
     200 Hz afterwards (:func:`resample_data`, or :func:`prepare_array` with
     ``recipe='authors'``, which does both):

@@ -33,6 +33,12 @@ def _zscore(x):
     return (x - x.mean()) / max(x.std(), 1e-12)
 
 
+#: Line styles of original and reconstruction: a mid grey under a
+#: colour-blind-safe blue (Okabe-Ito), told apart by lightness too.
+_ORIGINAL = {"color": "0.6", "label": "original"}
+_REBUILT = {"color": "#0072B2", "label": "reconstruction"}
+
+
 def plot_reconstruction(
     original,
     reconstruction,
@@ -57,7 +63,7 @@ def plot_reconstruction(
     standardize : bool
         Z-score both signals over the epoch (the tokenizer reconstructs a
         per-sample standardised signal), so the y axis is in standard
-        deviations; otherwise the original units are kept (uV).
+        deviations; otherwise the original units are kept (µV).
     show : bool
         Show the figure.
 
@@ -92,25 +98,29 @@ def plot_reconstruction(
         gridspec_kw={"width_ratios": [3, 1]},
         layout="constrained",
     )
+    from scipy.signal import welch
+
     times = np.arange(original.shape[1]) / sfreq
-    freqs = np.fft.rfftfreq(original.shape[1], 1 / sfreq)
-    unit = "z-score" if standardize else "uV"
+    unit = "z-score" if standardize else "µV"
+    # Welch's estimate over 1 s segments (the patch length): a smooth
+    # spectrum in unit²/Hz instead of a raw periodogram
+    nperseg = int(min(original.shape[1], round(sfreq)))
     for row, pick in enumerate(picks):
         ax, ax_psd = axes[row]
-        ax.plot(times, original[pick], color="0.2", lw=1, label="original")
-        ax.plot(times, reconstruction[pick], color="C3", lw=1, label="reconstruction")
+        for signal, style in ((original, _ORIGINAL), (reconstruction, _REBUILT)):
+            ax.plot(times, signal[pick], lw=1, **style)
+            freqs, psd = welch(signal[pick], fs=sfreq, nperseg=nperseg)
+            ax_psd.semilogy(freqs, psd + 1e-12, lw=1.2, color=style["color"])
         ax.set(ylabel=f"{names[pick]}\n({unit})", xlim=(times[0], times[-1]))
         for edge in np.arange(1, times[-1] + 1e-9, 1.0):
             ax.axvline(edge, color="0.85", lw=0.8, zorder=0)  # patch boundaries
-        for signal, color in ((original, "0.2"), (reconstruction, "C3")):
-            power = np.abs(np.fft.rfft(signal[pick])) ** 2
-            ax_psd.semilogy(freqs, power + 1e-12, color=color, lw=1)
-        ax_psd.set(ylabel="power", xlim=(0, sfreq / 2))
+        psd_unit = "1/Hz" if standardize else "µV²/Hz"
+        ax_psd.set(ylabel=f"PSD ({psd_unit})", xlim=(0, sfreq / 2))
     axes[0, 0].legend(loc="upper right", ncols=2, fontsize="small")
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("frequency (Hz)")
-    axes[0, 0].set_title("signal (grey lines: 1 s patch boundaries)")
-    axes[0, 1].set_title("spectrum")
+    axes[0, 0].set_title("signal (thin grey lines: 1 s patch boundaries)")
+    axes[0, 1].set_title("PSD (Welch, 1 s)")
     return _finish(fig, show)
 
 
@@ -173,8 +183,37 @@ def plot_codebook_usage(tokens, n_code: int, show: bool = True):
     return _finish(fig, show)
 
 
+def _code_colors():
+    """Categorical colours for codes: tab20's eighteen hues, then light grey.
+
+    tab20's two greys are left out, so that grey means "another code".
+    """
+    from matplotlib.colors import ListedColormap
+
+    plt = _plt()
+    hues = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]
+    return ListedColormap([*hues, (0.9, 0.9, 0.9)])
+
+
+def _frequency_ranks(codes, n_colored: int) -> np.ndarray:
+    """Rank of each code by frequency (0: most frequent); rare ones share the last.
+
+    Code indices are categories (code 17 is no closer to code 18 than to code
+    4000), so the image shows which patches share a code, not the index.
+    """
+    values, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(values))
+    return np.minimum(rank[inverse].reshape(codes.shape), n_colored)
+
+
 def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
     """Token indices as images, channel x patch, one panel per scale.
+
+    Codes are categories: each of the 18 most frequent codes of a panel gets
+    its own colour (tab20 without its greys), all other codes light grey, so the image
+    shows where channels and seconds share a code.
 
     Parameters
     ----------
@@ -213,12 +252,14 @@ def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
         squeeze=False,
         layout="constrained",
     )
-    image = None
+    colors = _code_colors()
     for s, ax in enumerate(axes[0]):
-        image = ax.imshow(
-            tokens[:, :, s, level],
+        ax.imshow(
+            _frequency_ranks(tokens[:, :, s, level], colors.N - 1),
             aspect="auto",
-            cmap="turbo",
+            cmap=colors,
+            vmin=-0.5,
+            vmax=colors.N - 0.5,
             interpolation="nearest",
             origin="upper",
             extent=(0, n_patches, n_channels, 0),
@@ -230,5 +271,9 @@ def plot_token_map(tokens, ch_names=None, level: int = 0, show: bool = True):
         step = max(1, n_channels // 20)
         axes[0, 0].set_yticks(np.arange(0, n_channels, step) + 0.5)
         axes[0, 0].set_yticklabels(list(ch_names)[::step], fontsize="small")
-    fig.colorbar(image, ax=axes[0, -1], label=f"code index (level {level + 1})")
+    fig.supxlabel(
+        f"Level {level + 1} codes: one colour per code for the {colors.N - 1} most "
+        "frequent codes of each scale, light grey for all others",
+        fontsize="small",
+    )
     return _finish(fig, show)

@@ -1,3 +1,4 @@
+import subprocess
 import sys
 
 import pytest
@@ -66,3 +67,13 @@ def test_this_environment_imports_braindecode():
     braindecode = import_braindecode()
     assert braindecode is sys.modules["braindecode"]
     assert "torchaudio" in sys.modules
+
+
+def test_importing_the_classifier_prints_no_third_party_notices():
+    """braindecode's import-time FutureWarning (MNE montage name) is filtered."""
+    code = "import mne_neurorvq.decoding.classifier"
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr

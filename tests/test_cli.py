@@ -1,5 +1,8 @@
+import os
 import subprocess
 import sys
+
+import pytest
 
 from mne_neurorvq.cli import main
 
@@ -30,3 +33,26 @@ def test_import_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_errors_are_one_line_on_stderr_with_exit_status_1(tmp_path, capsys):
+    missing = str(tmp_path / "missing.pt")
+    assert main(["inspect", missing]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mne-neurorvq: error: No checkpoint file at ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    with pytest.raises(FileNotFoundError, match="No checkpoint file"):
+        main(["inspect", missing, "--debug"])
+
+
+def test_debug_variable_shows_the_traceback(tmp_path):
+    """``python -m mne_neurorvq`` runs the command line; the variable lets
+    the exception through."""
+    command = [sys.executable, "-m", "mne_neurorvq", "inspect", str(tmp_path / "x")]
+    quiet = subprocess.run(command, capture_output=True, text=True)
+    assert quiet.returncode == 1
+    assert quiet.stderr.startswith("mne-neurorvq: error: No checkpoint file")
+    env = {**os.environ, "MNE_NEURORVQ_DEBUG": "1"}
+    loud = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert loud.returncode == 1
+    assert "Traceback" in loud.stderr and "FileNotFoundError" in loud.stderr

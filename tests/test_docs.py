@@ -1,6 +1,7 @@
 """The API reference lists the public API, and every entry shows an example.
 
-These tests read ``docs/api.rst``; they do not build the documentation
+These tests read the API reference (``docs/api.rst`` and its pages,
+``docs/api/*.rst``); they do not build the documentation
 (``sphinx-build -W --keep-going -b html docs docs/_build/html`` does).
 """
 
@@ -15,6 +16,13 @@ from pathlib import Path
 import pytest
 
 API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
+
+
+def _api_text() -> str:
+    """The API reference: its index page and one page per module."""
+    pages = [API_RST, *sorted((API_RST.parent / "api").glob("*.rst"))]
+    return "\n".join(page.read_text() for page in pages)
+
 
 #: Modules whose ``__all__`` must be documented in full.
 MODULES_WITH_ALL = (
@@ -34,7 +42,7 @@ def _documented() -> list[str]:
     if not API_RST.is_file():
         pytest.skip(f"{API_RST} not found (not a source checkout)")
     names, module, in_autosummary = [], None, False
-    for line in API_RST.read_text().splitlines():
+    for line in _api_text().splitlines():
         if match := re.match(r"\.\. currentmodule:: (\S+)", line):
             module = match.group(1)
         if line.startswith(".. "):
@@ -78,7 +86,7 @@ def test_all_names_in_api_rst(module_name):
     """Every name in ``__all__`` is documented (top-level names by their home)."""
     module = importlib.import_module(module_name)
     documented = {name.rsplit(".", 1)[-1] for name in _documented()}
-    text = API_RST.read_text()
+    text = _api_text()
     missing = [
         name
         for name in module.__all__

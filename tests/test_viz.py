@@ -45,11 +45,18 @@ def test_codebook_usage_counts():
 
 
 def test_token_map_panels():
-    tokens = np.random.default_rng(0).integers(0, 64, (5, 3, 4, 2))
-    fig = plot_token_map(tokens, ch_names=list("ABCDE"), show=False)
+    tokens = np.random.default_rng(0).integers(0, 64, (10, 6, 4, 2))
+    fig = plot_token_map(tokens, ch_names=list("ABCDEFGHIJ"), show=False)
     images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
     assert len(images) == 4
-    np.testing.assert_array_equal(images[1].get_array(), tokens[:, :, 1, 0])
+    # one colour per code: patches share a value exactly when they share a code
+    shown, codes = np.asarray(images[1].get_array()), tokens[:, :, 1, 0]
+    frequent = shown < 18
+    same_shown = shown[:, :, None, None] == shown[None, None]
+    same_code = codes[:, :, None, None] == codes[None, None]
+    both = frequent[:, :, None, None] & frequent[None, None]
+    np.testing.assert_array_equal(same_shown[both], same_code[both])
+    assert shown.max() == 18  # more than 18 distinct codes: the rare ones grey
     with pytest.raises(ValueError, match="n_channels, n_patches"):
         plot_token_map(tokens[0], show=False)
     plt.close("all")

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 #: Kernel widths of the two convolution stages of the four temporal branches
-#: (spec section 2): branch s uses ``STAGE1_KERNELS[s]`` then ``STAGE2_KERNELS[s]``.
+#: (patch embedding): branch s uses ``STAGE1_KERNELS[s]`` then ``STAGE2_KERNELS[s]``.
 STAGE1_KERNELS = (21, 15, 9, 5)
 STAGE2_KERNELS = (9, 7, 5, 3)
 #: Average-pool widths of stage 1 and stage 2 (over time).
@@ -256,7 +256,7 @@ class _BaseConfig:
 
 @dataclass(frozen=True)
 class TokenizerConfig(_BaseConfig):
-    """Configuration of the NeuroRVQ tokenizer (spec sections 2-5).
+    """Configuration of the NeuroRVQ tokenizer.
 
     The defaults are the published model (``NeuroRVQ_EEG_tokenizer_v1.pt``).
 
@@ -313,7 +313,7 @@ class TokenizerConfig(_BaseConfig):
 
 @dataclass(frozen=True)
 class FoundationConfig(_BaseConfig):
-    """Configuration of the NeuroRVQ foundation model (spec section 6).
+    """Configuration of the NeuroRVQ foundation model.
 
     The defaults are the published model
     (``NeuroRVQ_EEG_foundation_model_v1.pt``).

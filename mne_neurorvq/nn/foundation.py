@@ -1,4 +1,4 @@
-"""The NeuroRVQ foundation model (spec section 6)."""
+"""The NeuroRVQ foundation model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fourier targets, signal reconstruction and the tokenizer's loss terms (spec 5)."""
+"""Fourier targets, signal reconstruction and the tokenizer's loss terms."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Residual vector quantisation with EMA codebooks (spec section 4)."""
+"""Residual vector quantization with EMA codebooks."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -108,7 +109,7 @@ class EMACodebook(nn.Module):
     --------
     >>> from mne_neurorvq.nn import ResidualVQ
     >>> codebook = ResidualVQ(n_code=16, code_dim=8, n_levels=2).codebooks()[0]
-    >>> codebook.weight.shape, codebook.is_initialised
+    >>> codebook.weight.shape, codebook.is_initialized
     (torch.Size([16, 8]), False)
     """
 
@@ -123,9 +124,20 @@ class EMACodebook(nn.Module):
         self._norm_cache = None
 
     @property
-    def is_initialised(self) -> bool:
-        """Whether the codes were initialised (by k-means or a checkpoint)."""
+    def is_initialized(self) -> bool:
+        """Whether the codes were initialized (by k-means or a checkpoint)."""
         return bool(self.initted.item())
+
+    @property
+    def is_initialised(self) -> bool:
+        """Deprecated alias of :attr:`is_initialized` (removed in 0.2)."""
+        warnings.warn(
+            "EMACodebook.is_initialised is deprecated and will be removed in "
+            "0.2; use is_initialized.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.is_initialized
 
     def code_norms(self) -> torch.Tensor:
         """Squared norms of the codes, cached until the codes change.
@@ -427,7 +439,7 @@ class ResidualVQ(nn.Module):
         return [level.embedding for level in self.layers]
 
     def _check_initialised(self, level: int, codebook: EMACodebook):
-        if not codebook.is_initialised:
+        if not codebook.is_initialized:
             raise RuntimeError(
                 f"Codebook of level {level} is not initialised: load trained "
                 "weights, or run the quantiser in training mode once (k-means "
@@ -467,7 +479,7 @@ class ResidualVQ(nn.Module):
         for level, layer in enumerate(self.layers):
             codebook = layer.embedding
             z = l2norm(residual)
-            if self.training and not codebook.is_initialised:
+            if self.training and not codebook.is_initialized:
                 codebook.kmeans_init_(
                     z.detach().float(), self.kmeans_iters, self.generator
                 )

@@ -1,4 +1,4 @@
-"""Multi-scale temporal convolution: the patch embedding (spec section 2)."""
+"""Multi-scale temporal convolution: the patch embedding."""
 
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ class TokenizerOutput:
     loss : Tensor
         ``loss_rvq + loss_amplitude + loss_phase + loss_signal``.
     loss_rvq, loss_amplitude, loss_phase, loss_signal : Tensor
-        The terms of spec section 5.
+        The quantization, spectrum and signal loss terms.
     loss_rvq_per_scale : Tensor, shape (S,)
     std_x, std_recon : Tensor, shape (B, N*A, P)
         Per-sample standardised input and reconstruction.
@@ -203,7 +203,7 @@ def _head(in_dim: int, hidden: int, out_dim: int, act: type, out_tanh: bool):
 
 
 class NeuroRVQTokenizerModel(nn.Module):
-    """The NeuroRVQ tokenizer (spec sections 2-5) as a torch module.
+    """The NeuroRVQ tokenizer as a torch module.
 
     Its state dict has the key layout of the published
     ``NeuroRVQ_EEG_tokenizer_v1.pt``.
@@ -456,7 +456,7 @@ class NeuroRVQTokenizerModel(nn.Module):
 
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, chan_idx) -> TokenizerOutput:
-        """Encode, quantise, decode and compute the loss terms (spec section 5).
+        """Encode, quantise, decode and compute the loss terms.
 
         Parameters
         ----------

@@ -1,6 +1,6 @@
 """Transformer blocks and the token-sequence encoder shared by all NeuroRVQ parts.
 
-Spec section 3: pre-norm blocks with q/v bias, a per-head LayerNorm on queries
+Pre-norm blocks with q/v bias, a per-head LayerNorm on queries
 and keys (shared by the heads of a block), optional layer scale, and a cls
 token that gets spatial row 0 of ``pos_embed``.
 """

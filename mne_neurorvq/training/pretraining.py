@@ -1,4 +1,4 @@
-"""Masked-token pre-training of the foundation model (spec section 6).
+"""Masked-token pre-training of the foundation model.
 
 A frozen tokenizer turns every window into tokens (S scales x L levels per
 patch). Each step masks exactly ``round(T * mask_ratio)`` of the ``T`` patches

@@ -1,4 +1,4 @@
-"""Tokenizer training (spec sections 4-5).
+"""Tokenizer training.
 
 Each step runs the tokenizer forward in training mode and minimises
 :attr:`~mne_neurorvq.nn.tokenizer.TokenizerOutput.loss`, the sum of the RVQ
@@ -85,7 +85,7 @@ class TokenizerTraining(TrainingTask):
     >>> from mne_neurorvq.nn import TokenizerConfig
     >>> task = TokenizerTraining(TokenizerConfig.tiny())
     >>> model = task.build(seed=0)
-    >>> model.quantize_1.layers[0].embedding.is_initialised  # k-means at step 1
+    >>> model.quantize_1.layers[0].embedding.is_initialized  # k-means at step 1
     False
     """
 
@@ -140,7 +140,7 @@ class TokenizerTraining(TrainingTask):
 
     # ------------------------------------------------------------------ steps
     def training_step(self, module, batch, step, ctx) -> StepOutput:
-        """Forward the batch in training mode; the loss of spec section 5."""
+        """Forward the batch in training mode; its loss terms."""
         out = module(batch.x, batch.chan_idx)
         metrics = {
             "loss": out.loss.detach(),

@@ -32,7 +32,7 @@ def test_tokenizer_learns_its_codebooks(eegmat):
         weights=None, config=TokenizerConfig.tiny(), train_params=TRAIN, random_state=0
     ).fit(epochs)
     assert tok.model_.config == TokenizerConfig.tiny()
-    assert all(cb.is_initialised for q in tok.model_.quantizers for cb in q.codebooks())
+    assert all(cb.is_initialized for q in tok.model_.quantizers for cb in q.codebooks())
     tokens = tok.transform(epochs)
     assert tokens.shape == (len(epochs), 19 * 2 * 4 * 2)
     # the same seed gives the same model; another seed another one

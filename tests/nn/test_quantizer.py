@@ -124,7 +124,7 @@ def test_uninitialised_codebook_is_refused_in_eval_and_kmeans_in_training():
     rvq.generator = torch.Generator().manual_seed(0)
     rvq.train()(torch.randn(2, 4, 3, 4))
     for codebook in rvq.codebooks():
-        assert codebook.is_initialised
+        assert codebook.is_initialized
         assert torch.allclose(codebook.weight.norm(dim=1), torch.ones(16), atol=1e-5)
 
 
@@ -158,3 +158,9 @@ def test_code_norm_cache_follows_every_update():
     state = {k: v * 2 for k, v in rvq.state_dict().items()}
     rvq.load_state_dict(state)
     torch.testing.assert_close(codebook.code_norms(), codebook.weight.pow(2).sum(1))
+
+
+def test_is_initialised_is_a_deprecated_alias_of_is_initialized():
+    codebook = ResidualVQ(16, 4, 2).codebooks()[0]
+    with pytest.warns(FutureWarning, match="use is_initialized"):
+        assert codebook.is_initialised is codebook.is_initialized is False

@@ -52,7 +52,7 @@ def test_kmeans_init_on_first_step_and_published_layout(dataset, tmp_path):
     task, result = _fit(dataset, tmp_path, max_steps=1)
     for quantizer in result.model.quantizers:
         for codebook in quantizer.codebooks():
-            assert codebook.is_initialised
+            assert codebook.is_initialized
             torch.testing.assert_close(
                 codebook.weight.norm(dim=1), torch.ones(CONFIG.n_code)
             )
