@@ -1,0 +1,22 @@
+"""Token corpora: tokenize a BIDS data set or a folder into a token store.
+
+:func:`tokenize_corpus` (or ``mne-neurorvq tokenize-corpus``) writes every
+recording's tokens to a Zarr v3 store with a Parquet index, resumably and
+sharded over ``torchrun`` processes; :class:`TokenStore` reads it back
+(tokens, index, decoded signals), and
+:class:`mne_neurorvq.training.TokenWindowDataset` feeds it to pre-training.
+"""
+
+from .discovery import Recording, find_corpus_recordings
+from .store import TokenStore
+from .writer import CorpusSummary, decode_tokens, tokenize_corpus, tokenize_raw
+
+__all__ = [
+    "CorpusSummary",
+    "Recording",
+    "TokenStore",
+    "decode_tokens",
+    "find_corpus_recordings",
+    "tokenize_corpus",
+    "tokenize_raw",
+]
