@@ -76,6 +76,27 @@ class Recording:
                     digest.update(block)
         return digest.hexdigest()
 
+    def matches(self, size: int, mtime_ns: int, sha256: str) -> bool:
+        """Whether the files are those recorded: same size, then same time or hash."""
+        try:
+            if self.size() != size:
+                return False
+            return self.mtime_ns() == mtime_ns or self.sha256() == sha256
+        except OSError:
+            return False
+
+    @classmethod
+    def from_index_row(cls, row, bids_root=None) -> Recording:
+        """The recording of a store's index row (read with mne-bids in a BIDS root)."""
+        path = Path(row["source"])
+        bids_path = None
+        if bids_root is not None:
+            from mne_bids import get_bids_path_from_fname
+
+            bids_path = get_bids_path_from_fname(path, verbose=False)
+            bids_path.update(root=bids_root)
+        return cls(row["recording"], path, {}, bids_path)
+
     def read_raw(self):
         """Open the recording (mne-bids for BIDS, :func:`mne.io.read_raw` else).
 

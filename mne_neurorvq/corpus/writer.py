@@ -294,17 +294,6 @@ def _source_row(rec: Recording, sha: str | None = None) -> dict:
     )
 
 
-def _is_unchanged(rec: Recording, row) -> bool:
-    """Whether the stored row was made from the same bytes (size, then hash)."""
-    try:
-        size, mtime = rec.size(), rec.mtime_ns()
-    except OSError:
-        return False
-    if size != row["source_size"]:
-        return False
-    return mtime == row["source_mtime_ns"] or rec.sha256() == row["source_sha256"]
-
-
 def _pending(recordings: list[Recording], out: Path) -> list[int]:
     """Indices of the recordings not yet in the store (or changed since)."""
     index = read_index(out).set_index("recording")
@@ -312,7 +301,11 @@ def _pending(recordings: list[Recording], out: Path) -> list[int]:
         i
         for i, rec in enumerate(recordings)
         if rec.recording not in index.index
-        or not _is_unchanged(rec, index.loc[rec.recording])
+        or not rec.matches(
+            *index.loc[
+                rec.recording, ["source_size", "source_mtime_ns", "source_sha256"]
+            ]
+        )
     ]
 
 
