@@ -93,7 +93,7 @@ def recording_key(recording: str) -> str:
     Examples
     --------
     >>> recording_key("sub-01/sub-01_task-rest_eeg")
-    'sub-01_sub-01_task-rest_eeg-2b2bb8d9'
+    'sub-01_sub-01_task-rest_eeg-df9ad135'
     """
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", recording).strip("._") or "recording"
     return f"{safe[:120]}-{sha1(recording.encode()).hexdigest()[:8]}"
