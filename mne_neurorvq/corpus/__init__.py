@@ -8,8 +8,9 @@ sharded over ``torchrun`` processes; :class:`TokenStore` reads it back
 """
 
 from .discovery import Recording, find_corpus_recordings
+from .recording import decode_tokens, tokenize_raw
 from .store import TokenStore
-from .writer import CorpusSummary, decode_tokens, tokenize_corpus, tokenize_raw
+from .writer import CorpusSummary, tokenize_corpus
 
 __all__ = [
     "CorpusSummary",

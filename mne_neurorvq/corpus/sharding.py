@@ -9,11 +9,18 @@ the end. Nothing else is shared, so no locks are needed.
 
 from __future__ import annotations
 
+import torch
 import torch.distributed as dist
 
 from ..training.distributed import DistributedContext, init_distributed
 
-__all__ = ["assign_shares", "broadcast_object", "gather_objects", "join_processes"]
+__all__ = [
+    "assign_shares",
+    "broadcast_object",
+    "gather_objects",
+    "join_processes",
+    "rank_device",
+]
 
 
 def assign_shares(sizes, world_size: int) -> list[list[int]]:
@@ -51,9 +58,31 @@ def assign_shares(sizes, world_size: int) -> list[list[int]]:
     return [sorted(share) for share in shares]
 
 
-def join_processes(device) -> DistributedContext:
-    """The process context: torchrun's group over gloo, or a single process."""
-    return init_distributed(device, backend="gloo")
+def join_processes() -> DistributedContext:
+    """The process context: torchrun's group over gloo, or a single process.
+
+    The group only coordinates (on the CPU); see :func:`rank_device` for
+    where each process tokenizes.
+    """
+    return init_distributed("cpu", backend="gloo")
+
+
+def rank_device(device, ctx: DistributedContext) -> str:
+    """Where a process tokenizes: ``"auto"`` is its own GPU, else the CPU.
+
+    With more processes than GPUs on a node, processes share the GPUs
+    round-robin (``LOCAL_RANK`` modulo the number of GPUs).
+
+    Examples
+    --------
+    >>> rank_device("cpu", DistributedContext())
+    'cpu'
+    """
+    if device not in (None, "auto"):
+        return str(device)
+    if torch.cuda.is_available():
+        return f"cuda:{ctx.local_rank % torch.cuda.device_count()}"
+    return "cpu"
 
 
 def broadcast_object(ctx: DistributedContext, value=None):

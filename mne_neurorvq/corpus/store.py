@@ -248,7 +248,7 @@ class TokenStore:
             channels named as in the recording, in SI units (EEG: 1e-6 per
             unit, so ``get_data(units="uV")`` gives the standardised values).
         """
-        from .writer import decode_tokens
+        from .recording import decode_tokens
 
         row = self._row(recording)
         array = self.array(recording)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
-import numpy as np
 from mne.utils import _check_option
 
 from ..nn.config import MODALITIES
-from ..preprocessing import MODALITY_UNITS
 from .discovery import Recording, find_corpus_recordings, is_bids_root
-from .sharding import assign_shares, broadcast_object, gather_objects, join_processes
+from .recording import tokenize_raw
+from .sharding import (
+    assign_shares,
+    broadcast_object,
+    gather_objects,
+    join_processes,
+    rank_device,
+)
 from .store import (
     FORMAT_VERSION,
     STORE_FORMAT,
@@ -25,15 +30,10 @@ from .store import (
     write_tokens,
 )
 
-__all__ = ["CorpusSummary", "decode_tokens", "tokenize_corpus", "tokenize_raw"]
+__all__ = ["CorpusSummary", "tokenize_corpus"]
 
-#: What ``weights=None`` stands for: the published tokenizer of the modality
-#: (the estimator's default).
-_PUBLISHED_DEFAULT = "neurorvq-eeg-tokenizer-v1"
 _MODALITY_OPTIONS = ("auto", *MODALITIES)
 _RECIPES = (None, "authors", "benchmark")
-_VOLTS_PER_UNIT = {"uV": 1e-6, "mV": 1e-3, None: 1.0}
-_CHANNEL_TYPES = {"eeg": "eeg", "ecg": "ecg", "emg": "emg", "ppg": "misc"}
 
 
 @dataclass
@@ -83,174 +83,6 @@ class CorpusSummary:
             f"{self.patches_per_second:.1f} patches/s over {self.world_size} "
             f"process(es) -> {self.store}"
         )
-
-
-# ------------------------------------------------------------------ one recording
-
-
-def tokenize_raw(
-    raw,
-    weights=None,
-    *,
-    modality="eeg",
-    recipe=None,
-    segment_seconds: float = 600.0,
-    device="cpu",
-    batch_size: int = 32,
-    verbose=False,
-):
-    """Tokens of a continuous recording, exactly as the tokenizer gives them.
-
-    The recording is cut into consecutive segments of ``segment_seconds``
-    (the last one shorter; a tail shorter than one patch is dropped). Each
-    segment becomes an :class:`mne.EpochsArray` of one epoch and goes through
-    :class:`mne_neurorvq.decoding.NeuroRVQTokenizer` (channel matching, units,
-    recipe, resampling and the windowing by the token budget of the
-    estimator); the segments' tokens are concatenated along time. A
-    recording no longer than ``segment_seconds`` is thus one epoch.
-
-    Parameters
-    ----------
-    raw : mne.io.BaseRaw
-        The recording (need not be preloaded: segments are read one by one).
-    weights : str | path-like | None
-        Tokenizer weights; None: the published tokenizer of the modality.
-    modality : ``"eeg"`` | ``"ecg"`` | ``"emg"`` | ``"ppg"`` | ``"auto"``
-        See :class:`~mne_neurorvq.decoding.NeuroRVQTokenizer`.
-    recipe : None | ``"authors"`` | ``"benchmark"``
-        Filtering recipe of the estimator.
-    segment_seconds : float
-        Longest stretch given to the estimator at once (memory bound).
-    device, batch_size, verbose
-        Passed to the estimator.
-
-    Returns
-    -------
-    tokens : ndarray of uint16, shape (n_channels, n_patches, n_scales, n_levels)
-    tokenizer : NeuroRVQTokenizer
-        The fitted estimator of the first segment (``ch_names_``,
-        ``input_chans_``, ``modality_``, ``model_.config``).
-    """
-    import mne
-
-    from ..decoding import NeuroRVQTokenizer
-
-    sfreq = float(raw.info["sfreq"])
-    step = max(int(round(segment_seconds * sfreq)), 1)
-    fitted: dict[int, NeuroRVQTokenizer] = {}
-    first, pieces = None, []
-    for start in range(0, raw.n_times, step):
-        stop = min(start + step, raw.n_times)
-        if first is not None:
-            preset = MODALITIES[first.modality_]
-            if round((stop - start) * preset.sfreq / sfreq) < preset.patch_size:
-                break  # a tail shorter than one patch, as the estimator crops
-        data = raw.get_data(start=start, stop=stop)
-        epochs = mne.EpochsArray(data[np.newaxis], raw.info, verbose=False)
-        tokenizer = fitted.get(stop - start)
-        if tokenizer is None:
-            tokenizer = NeuroRVQTokenizer(
-                _PUBLISHED_DEFAULT if weights is None else weights,
-                modality=modality,
-                recipe=recipe,
-                device=device,
-                batch_size=batch_size,
-                verbose=verbose,
-            )
-            tokens = tokenizer.fit_transform(epochs)
-            fitted[stop - start] = tokenizer
-        else:
-            tokens = tokenizer.transform(epochs)
-        first = first or tokenizer
-        config = tokenizer.model_.config
-        pieces.append(
-            tokens.reshape(
-                len(tokenizer.ch_names_), -1, config.n_scales, config.n_levels
-            )
-        )
-    tokens = np.concatenate(pieces, axis=1)
-    if tokens.size and (tokens.min() < 0 or tokens.max() > np.iinfo(np.uint16).max):
-        raise ValueError("Token indices do not fit in uint16.")
-    return tokens.astype(np.uint16), first
-
-
-def decode_tokens(
-    tokens,
-    ch_names,
-    modality,
-    weights,
-    *,
-    segment_patches=None,
-    device="cpu",
-    verbose=False,
-):
-    """Rebuild a recording from its tokens, segment by segment.
-
-    Each segment of ``segment_patches`` patches (the segments of
-    :func:`tokenize_raw`) is decoded with
-    :meth:`mne_neurorvq.decoding.NeuroRVQTokenizer.inverse_transform` (one
-    epoch; every window standardised).
-
-    Parameters
-    ----------
-    tokens : array-like of int, shape (n_channels, n_patches, n_scales, n_levels)
-    ch_names : list of str
-        The channels (original names, matched again to the vocabulary).
-    modality : str
-        The modality of the tokens.
-    weights : str | path-like
-        The tokenizer that made them.
-    segment_patches : int | None
-        Patches per segment (None: one segment).
-    device : str
-    verbose : bool | str | int | None
-
-    Returns
-    -------
-    raw : mne.io.RawArray
-        Standardised reconstruction at the model rate, in SI units.
-    """
-    import mne
-
-    from ..decoding import NeuroRVQTokenizer
-
-    tokens = np.asarray(tokens, dtype=np.int64)
-    n_channels, n_patches = tokens.shape[:2]
-    preset = MODALITIES[modality]
-    step = int(segment_patches or n_patches)
-    fitted: dict[int, NeuroRVQTokenizer] = {}
-    pieces = []
-    for start in range(0, n_patches, step):
-        part = tokens[:, start : start + step]
-        length = part.shape[1]
-        tokenizer = fitted.get(length)
-        if tokenizer is None:
-            tokenizer = NeuroRVQTokenizer(
-                weights,
-                modality=modality,
-                ch_names=list(ch_names),
-                sfreq=preset.sfreq,
-                units=MODALITY_UNITS[modality] or "V",
-                device=device,
-                verbose=verbose,
-            )
-            zeros = np.zeros((1, n_channels, length * preset.patch_size))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # no amplitude to check
-                tokenizer.fit(zeros)
-            if tokenizer.ch_names_ != list(ch_names):
-                raise ValueError(
-                    f"The channels {ch_names} do not all match the {modality} "
-                    f"vocabulary again (matched: {tokenizer.ch_names_})."
-                )
-            fitted[length] = tokenizer
-        pieces.append(tokenizer.inverse_transform(part.reshape(1, -1))[0])
-    data = np.concatenate(pieces, axis=1).astype(np.float64)
-    info = mne.create_info(
-        list(ch_names), preset.sfreq, _CHANNEL_TYPES[modality], verbose=False
-    )
-    scale = _VOLTS_PER_UNIT[MODALITY_UNITS[modality]]
-    return mne.io.RawArray(data * scale, info, verbose=False)
 
 
 # ------------------------------------------------------------------ the corpus
@@ -391,12 +223,6 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _resolve_device(device, ctx_device):
-    if device in (None, "auto"):
-        return str(ctx_device)
-    return device
-
-
 def tokenize_corpus(
     root,
     out,
@@ -408,7 +234,6 @@ def tokenize_corpus(
     device="auto",
     batch_size: int = 32,
     progress: bool = True,
-    verbose=None,
 ) -> CorpusSummary:
     """Tokenize every recording of a BIDS data set or folder into a token store.
 
@@ -453,9 +278,8 @@ def tokenize_corpus(
     batch_size : int
         Estimator batch size.
     progress : bool
-        One progress bar per process.
-    verbose : bool | str | int | None
-        Unused beyond MNE's convention; logs stay quiet.
+        One progress bar per process (MNE's and the estimator's logs stay
+        quiet; what they warn about goes to the index's ``warnings``).
 
     Returns
     -------
@@ -476,7 +300,7 @@ def tokenize_corpus(
     if not segment_seconds > 0:
         raise ValueError(f"segment_seconds must be positive, got {segment_seconds}")
     root, out = Path(root).expanduser(), Path(out).expanduser()
-    ctx = join_processes(None if device == "auto" else device)
+    ctx = join_processes()
     try:
         recordings = find_corpus_recordings(root)
         settings = dict(
@@ -517,7 +341,7 @@ def tokenize_corpus(
             modality=modality,
             recipe=recipe,
             segment_seconds=float(segment_seconds),
-            device=_resolve_device(device, ctx.device),
+            device=rank_device(device, ctx),
             batch_size=batch_size,
         )
         mine = plan[ctx.rank]
@@ -568,7 +392,3 @@ def tokenize_corpus(
     finally:
         ctx.close()
 
-
-def summary_dict(summary: CorpusSummary) -> dict:
-    """The summary as a dict, throughput included (for JSON)."""
-    return {**asdict(summary), "patches_per_second": summary.patches_per_second}
