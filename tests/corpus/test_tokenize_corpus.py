@@ -75,10 +75,14 @@ def test_other_settings_are_refused(bids_store, bids_root, tiny_weights):
         tokenize_corpus(bids_root, bids_store, weights=tiny_weights, recipe="benchmark")
 
 
-def test_decode_rebuilds_a_recording(bids_store):
+def test_decode_rebuilds_a_recording(bids_store, bids_root, tiny_weights):
     store = TokenStore(bids_store)
     recording = store.recordings[0]
     raw = store.decode(recording)
+    rec = next(r for r in find_corpus_recordings(bids_root) if r.recording == recording)
+    tokens, tokenizer = _estimator_tokens(rec, tiny_weights)
+    expected = tokenizer.inverse_transform(tokens.reshape(1, -1)).get_data()[0]
+    np.testing.assert_allclose(raw.get_data(), expected, rtol=1e-6, atol=1e-12)
     row = store.index.set_index("recording").loc[recording]
     assert isinstance(raw, mne.io.RawArray)
     assert raw.ch_names == list(row["ch_names"])
