@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -123,3 +127,24 @@ def test_changed_source_is_refused(corpus, tmp_path):
         TokenWindowDataset.from_store(store, seconds=5)
     with pytest.raises(ValueError, match="at most 13 s"):
         TokenWindowDataset.from_store(corpus["store"], seconds=20)
+
+
+@pytest.mark.slow
+def test_pretrain_from_tokens_under_torchrun(corpus, tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), env.get("PYTHONPATH", "")])
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node=2", "-m", "mne_neurorvq", "pretrain"]
+    command += ["--tokens", str(corpus["store"]), "--out", str(out), "--device", "cpu"]
+    command += ["--config", "tiny", "--seconds", "5", "--epochs", "1"]
+    command += ["--batch-size", "1", "--threads", "1", "--no-progress"]
+    result = subprocess.run(
+        command, cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["world_size"] == 2 and run["n_windows"] == 4
+    assert run["steps_per_epoch"] == 2  # 4 windows, batch 1, over 2 processes
+    assert (out / "foundation.pt").is_file()
