@@ -53,7 +53,7 @@ bids_root = Path(work.name) / "bids"
 # ---------------------
 # Three EEGMAT subjects, at rest and during mental arithmetic: six EDF
 # recordings of 30 s (19 EEG channels at 500 Hz, an ear-reference channel
-# and an ECG channel), written with :func:`mne_bids.write_raw_bids`. The
+# and an ECG channel), written with ``mne_bids.write_raw_bids()``. The
 # files come from :func:`~mne_neurorvq.datasets.eegmat_files` (the folder in
 # ``MNE_NEURORVQ_DATA``, or a download from PhysioNet).
 

@@ -43,9 +43,9 @@ class Recording:
         EEGLAB).
     entities : dict of str to str
         BIDS entities (index column names, see
-        :data:`mne_neurorvq.corpus.store.BIDS_ENTITIES`); empty outside BIDS.
+        ``mne_neurorvq.corpus.store.BIDS_ENTITIES``); empty outside BIDS.
     bids_path : mne_bids.BIDSPath | None
-        For BIDS data sets, read with :func:`mne_bids.read_raw_bids`.
+        For BIDS data sets, read with ``mne_bids.read_raw_bids()``.
     """
 
     recording: str
@@ -129,7 +129,7 @@ def find_corpus_recordings(root) -> list[Recording]:
     root : str | Path
         A BIDS root (with ``dataset_description.json``): every EEG recording
         (datatype ``eeg``, suffix ``eeg``; EDF, BDF, BrainVision, EEGLAB,
-        FIF) found by :func:`mne_bids.find_matching_paths`, outside
+        FIF) found by ``mne_bids.find_matching_paths()``, outside
         ``derivatives/`` and ``sourcedata/``. Otherwise a folder searched
         recursively for the formats of
         :func:`mne_neurorvq.training.find_recordings`, or a single file.

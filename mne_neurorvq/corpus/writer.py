@@ -237,7 +237,7 @@ def tokenize_corpus(
 ) -> CorpusSummary:
     """Tokenize every recording of a BIDS data set or folder into a token store.
 
-    Each recording is read (:func:`mne_bids.read_raw_bids` in a BIDS data
+    Each recording is read (``mne_bids.read_raw_bids()`` in a BIDS data
     set, :func:`mne.io.read_raw` otherwise), tokenized as
     :class:`mne_neurorvq.decoding.NeuroRVQTokenizer` tokenizes it (see
     :func:`tokenize_raw`) and committed to the store: a ``uint16`` Zarr array
@@ -391,4 +391,3 @@ def tokenize_corpus(
         return summary
     finally:
         ctx.close()
-
