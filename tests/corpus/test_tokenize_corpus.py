@@ -156,3 +156,13 @@ def test_changed_source_is_tokenized_again(mixed_folder, tiny_weights, tmp_path)
     assert first.shape[1] == 10 and second.shape[1] == 5
     row = TokenStore(out).index.set_index("recording").loc["b_raw.fif"]
     assert row["n_seconds"] == 5 and row["source_size"] < row["source_size"] * 2
+
+
+def test_bids_store_feeds_pretraining(bids_store):
+    from mne_neurorvq.training import TokenWindowDataset
+
+    data = TokenWindowDataset.from_store(bids_store, seconds=2, verbose="error")
+    assert data.n_blocks == 6 and len(data) == 6 * 5  # 10 s in 2 s windows
+    for index in (0, 29):
+        assert data.window_tokens([index]).shape[2:] == (2, 4, 8)
+    assert data.tokenizer_config.n_levels == 8
