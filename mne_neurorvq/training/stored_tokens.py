@@ -169,7 +169,7 @@ class TokenWindowDataset(WindowDataset):
         return cls(blocks, tokens, config, sources)
 
     def window_tokens(self, indices) -> torch.Tensor:
-        """Tokens of windows, int64 of shape (B, N, A, S, L)."""
+        """Tokens of windows of one channel set, int64 of shape (B, N, A, S, L)."""
         out = []
         for index in torch.as_tensor(indices).reshape(-1).tolist():
             block, row = self._locate(int(index))
