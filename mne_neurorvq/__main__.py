@@ -1,4 +1,4 @@
-"""``python -m mne_neurorvq``: the ``mne-neurorvq`` command line."""
+"""``python -m mne_neurorvq ...``: the command line (also under ``torchrun -m``)."""
 
 import sys
 

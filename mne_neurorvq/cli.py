@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .training.cli import add_training_commands
 
     add_training_commands(commands)
+    from .corpus.cli import add_corpus_command
+
+    add_corpus_command(commands)
     return parser
 
 

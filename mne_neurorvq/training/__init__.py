@@ -5,6 +5,7 @@
 - :mod:`~mne_neurorvq.training.engine`: the training loop (:class:`Trainer`).
 - :mod:`~mne_neurorvq.training.tokenizer`: tokenizer training task.
 - :mod:`~mne_neurorvq.training.pretraining`: masked-token pre-training task.
+- :mod:`~mne_neurorvq.training.stored_tokens`: pre-training from a token store.
 - :mod:`~mne_neurorvq.training.usage`, :mod:`~mne_neurorvq.training.restart`:
   codebook usage and the opt-in dead-code restart.
 - :mod:`~mne_neurorvq.training.distributed`: torchrun / DDP helpers.
@@ -51,6 +52,8 @@ _LAZY = {
     "most_frequent_token_accuracy": "pretraining",
     "random_mask": "pretraining",
     "DeadCodeRestarter": "restart",
+    "StoredTokenPretraining": "stored_tokens",
+    "TokenWindowDataset": "stored_tokens",
     "WindowBatchOrder": "sampler",
     "derive_seed": "sampler",
     "build_scheduler": "schedule",
@@ -66,10 +69,12 @@ __all__ = [
     "DeadCodeRestarter",
     "PretrainingTask",
     "StepOutput",
+    "StoredTokenPretraining",
     "TokenizerTraining",
     "Trainer",
     "TrainingConfig",
     "TrainingTask",
+    "TokenWindowDataset",
     "WindowBatch",
     "WindowBatchOrder",
     "WindowDataset",

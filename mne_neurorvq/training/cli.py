@@ -19,9 +19,11 @@ import argparse
 __all__ = ["add_training_commands"]
 
 
-def _add_common(parser: argparse.ArgumentParser):
+def _add_common(parser: argparse.ArgumentParser, inputs: str = "+"):
     parser.add_argument(
-        "inputs", nargs="+", help="recording files or folders (searched recursively)"
+        "inputs",
+        nargs=inputs,
+        help="recording files or folders (searched recursively)",
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
@@ -111,9 +113,20 @@ def add_training_commands(commands) -> None:
     pretrain = commands.add_parser(
         "pretrain", help="masked-token pre-training of a foundation model"
     )
-    _add_common(pretrain)
+    _add_common(pretrain, inputs="*")
     pretrain.add_argument(
-        "--tokenizer", required=True, help="trained tokenizer checkpoint (frozen)"
+        "--tokenizer",
+        default=None,
+        help="trained tokenizer checkpoint (frozen); required without --tokens",
+    )
+    pretrain.add_argument(
+        "--tokens",
+        default=None,
+        metavar="STORE",
+        help="token store of `tokenize-corpus`: predict its tokens instead of "
+        "running a tokenizer at every step (the recordings are read again from "
+        "the sources in its index, prepared with its recipe; --recipe and "
+        "--tokenizer do not apply)",
     )
     pretrain.add_argument(
         "--mask-ratio", type=float, default=0.5, help="share of masked patches"
@@ -128,7 +141,6 @@ def _prepare(args):
     import torch
 
     from .data import WindowDataset, find_recordings
-    from .engine import TrainingConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -138,7 +150,13 @@ def _prepare(args):
         paths, args.seconds, recipe=recipe, max_windows=args.max_windows
     )
     print(f"{dataset!r} from {len(paths)} recording(s)", flush=True)
-    config = TrainingConfig(
+    return dataset, _training_config(args)
+
+
+def _training_config(args):
+    from .engine import TrainingConfig
+
+    return TrainingConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -153,7 +171,6 @@ def _prepare(args):
         time_limit=None if args.minutes is None else 60 * args.minutes,
         progress=not args.no_progress,
     )
-    return dataset, config
 
 
 def _train_tokenizer(args) -> int:
@@ -183,6 +200,13 @@ def _pretrain(args) -> int:
     from .presets import foundation_preset
     from .pretraining import PretrainingTask
 
+    if args.tokens is not None:
+        return _pretrain_from_tokens(args)
+    if args.tokenizer is None or not args.inputs:
+        raise SystemExit(
+            "mne-neurorvq pretrain: error: give recordings and --tokenizer, or "
+            "--tokens STORE (a token store of tokenize-corpus)"
+        )
     dataset, config = _prepare(args)
     tokenizer = load_tokenizer(args.tokenizer)
     model_config = foundation_preset(args.config, tokenizer.config)
@@ -192,6 +216,36 @@ def _pretrain(args) -> int:
     result = Trainer(task, dataset, args.out, config, device=args.device).fit(
         resume=args.resume
     )
+    if result.model_path is not None:
+        print(f"foundation model: {result.model_path}")
+    return 0
+
+
+def _pretrain_from_tokens(args) -> int:
+    import torch
+
+    from .engine import Trainer
+    from .presets import foundation_preset
+    from .stored_tokens import StoredTokenPretraining, TokenWindowDataset
+
+    if args.inputs or args.tokenizer:
+        raise SystemExit(
+            "mne-neurorvq pretrain: error: with --tokens the recordings and the "
+            "tokenizer come from the store; give no inputs and no --tokenizer"
+        )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = TokenWindowDataset.from_store(
+        args.tokens, args.seconds, max_windows=args.max_windows
+    )
+    print(f"{dataset!r} with stored tokens from {args.tokens}", flush=True)
+    model_config = foundation_preset(args.config, dataset.tokenizer_config)
+    task = StoredTokenPretraining(
+        dataset, model_config, mask_ratio=args.mask_ratio, init=args.init
+    )
+    result = Trainer(
+        task, dataset, args.out, _training_config(args), device=args.device
+    ).fit(resume=args.resume)
     if result.model_path is not None:
         print(f"foundation model: {result.model_path}")
     return 0

@@ -224,7 +224,11 @@ class PretrainingTask(TrainingTask):
         if not isinstance(tokenizer, NeuroRVQTokenizerModel):
             tokenizer = load_tokenizer(tokenizer)
         self.tokenizer = tokenizer.eval().requires_grad_(False)
-        tok = tokenizer.config
+        self._init_task(tokenizer.config, config, mask_ratio, init, recompute_heads)
+
+    def _init_task(self, tok, config, mask_ratio, init, recompute_heads):
+        """Check the configurations against the tokenizer's; set the fields."""
+        self.tokenizer_config = tok
         if config is None:
             config = FoundationConfig.for_tokenizer(tok)
         for name, expected in (
@@ -431,7 +435,7 @@ class PretrainingTask(TrainingTask):
         """Foundation and tokenizer configurations, mask ratio."""
         return {
             "config": self.config.to_dict(),
-            "tokenizer_config": self.tokenizer.config.to_dict(),
+            "tokenizer_config": self.tokenizer_config.to_dict(),
             "mask_ratio": self.mask_ratio,
         }
 
