@@ -34,6 +34,7 @@ MODULES_WITH_ALL = (
     "mne_neurorvq.preprocessing",
     "mne_neurorvq.training",
     "mne_neurorvq.benchmark",
+    "mne_neurorvq.corpus",
 )
 
 

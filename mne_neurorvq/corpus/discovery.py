@@ -46,6 +46,12 @@ class Recording:
         ``mne_neurorvq.corpus.store.BIDS_ENTITIES``); empty outside BIDS.
     bids_path : mne_bids.BIDSPath | None
         For BIDS data sets, read with ``mne_bids.read_raw_bids()``.
+
+    Examples
+    --------
+    >>> recordings = find_corpus_recordings("bids_root")  # doctest: +SKIP
+    >>> recordings[0].recording, recordings[0].entities  # doctest: +SKIP
+    ('sub-01_task-rest_eeg', {'subject': '01', 'task': 'rest'})
     """
 
     recording: str

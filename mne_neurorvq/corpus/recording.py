@@ -60,6 +60,14 @@ def tokenize_raw(
     tokenizer : NeuroRVQTokenizer
         The fitted estimator of the first segment (``ch_names_``,
         ``input_chans_``, ``modality_``, ``model_.config``).
+
+    Examples
+    --------
+    >>> import mne
+    >>> raw = mne.io.read_raw_edf("sub-01_eeg.edf")  # doctest: +SKIP
+    >>> tokens, tokenizer = tokenize_raw(raw)  # doctest: +SKIP
+    >>> tokens.dtype, tokens.shape  # 19 channels, 60 s  # doctest: +SKIP
+    (dtype('uint16'), (19, 60, 4, 8))
     """
     import mne
 
@@ -139,6 +147,15 @@ def decode_tokens(
     -------
     raw : mne.io.RawArray
         Standardised reconstruction at the model rate, in SI units.
+
+    Examples
+    --------
+    >>> tokens, tokenizer = tokenize_raw(raw)  # doctest: +SKIP
+    >>> rebuilt = decode_tokens(
+    ...     tokens, tokenizer.ch_names_, "eeg", "tokenizer.pt"
+    ... )  # doctest: +SKIP
+    >>> rebuilt.info["sfreq"]  # doctest: +SKIP
+    200.0
     """
     import mne
 

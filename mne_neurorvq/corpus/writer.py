@@ -59,6 +59,12 @@ class CorpusSummary:
         Wall time of the tokenization (slowest process).
     world_size : int
         Number of processes.
+
+    Examples
+    --------
+    >>> summary = tokenize_corpus("bids_root", "corpus.zarr")  # doctest: +SKIP
+    >>> summary.n_tokenized, round(summary.patches_per_second)  # doctest: +SKIP
+    (6, 1166)
     """
 
     store: str
