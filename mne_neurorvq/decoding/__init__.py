@@ -55,7 +55,8 @@ workers); on CPU, ``n_jobs > 1`` oversubscribes torch's threads unless
 from importlib import import_module
 
 from .embedder import NeuroRVQEmbedder
-from .tokenizer import NeuroRVQTokenizer, TokenHistogram
+from .histogram import TokenHistogram
+from .tokenizer import NeuroRVQTokenizer
 
 __all__ = [
     "NeuroRVQClassifier",
