@@ -15,6 +15,7 @@ from .fourier import (
     reconstruct_signal,
     standardize_per_sample,
 )
+from .hub import PretrainedMixin
 from .quantizer import QuantizerOutput, ResidualVQ
 from .temporal_conv import MultiScaleTemporalConv
 from .transformer import TokenTransformer, as_index_tensor, token_indices
@@ -202,7 +203,7 @@ def _head(in_dim: int, hidden: int, out_dim: int, act: type, out_tanh: bool):
     return nn.Sequential(*layers)
 
 
-class NeuroRVQTokenizerModel(nn.Module):
+class NeuroRVQTokenizerModel(PretrainedMixin, nn.Module):
     """The NeuroRVQ tokenizer (spec sections 2-5) as a torch module.
 
     Its state dict has the key layout of the published
