@@ -429,6 +429,52 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []  # fixed output dtype
         return tags
 
+    # ------------------------------------------------------------ formats
+    def save_pretrained(self, folder):
+        """Write the model and parameters into ``folder``, without pickle.
+
+        ``model.safetensors`` holds the model (e.g. one trained in
+        :meth:`fit` with ``weights=None``); ``config.json`` its configuration,
+        the parameters, the channels and preprocessing seen in :meth:`fit` and
+        the package version. Push the folder to the Hugging Face Hub with
+        ``huggingface_hub.upload_folder``; :meth:`from_pretrained` reads it.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            Where to write (created if needed).
+
+        Returns
+        -------
+        folder : pathlib.Path
+        """
+        from ._pretrained import save_transformer
+
+        return save_transformer(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder, **params):
+        """An estimator with the saved parameters and the saved model as weights.
+
+        ``weights`` is the folder, so :meth:`fit` loads the saved model
+        (never trains again) and records the channels of its input.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            A folder written by :meth:`save_pretrained`.
+        **params
+            Parameters overriding the saved ones.
+
+        Returns
+        -------
+        estimator : instance of cls
+            Not fitted yet.
+        """
+        from ._pretrained import load_transformer
+
+        return load_transformer(cls, folder, **params)
+
     # ------------------------------------------------------------ pickling
     def __getstate__(self):
         state = dict(super().__getstate__())

@@ -296,7 +296,10 @@ class NeuroRVQClassifier(EEGClassifier):
             n_chans=len(self.input_chans_),
             sfreq=200.0,
         )
-        if self.weights is None:
+        restored = self.__dict__.pop("_restored_module", None)
+        if restored is not None:  # from_pretrained
+            module = restored
+        elif self.weights is None:
             module = NeuroRVQFoundation(config=self.config, **kwargs)
             generator = None
             if self.random_state is not None:
@@ -481,6 +484,47 @@ class NeuroRVQClassifier(EEGClassifier):
         data = self._prepare_X(X, fitting=False)
         logits = self.forward(data, training=False)
         return logits.detach().cpu().numpy()
+
+    def save_pretrained(self, folder):
+        """Write the fitted classifier into ``folder``, without pickle.
+
+        ``model.safetensors`` holds the fine-tuned model; ``config.json`` its
+        configuration, the parameters, the channels, classes and
+        preprocessing seen in :meth:`fit` and the package version. Push the
+        folder to the Hugging Face Hub with ``huggingface_hub.upload_folder``.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            Where to write (created if needed).
+
+        Returns
+        -------
+        folder : pathlib.Path
+        """
+        from ._pretrained import save_classifier
+
+        return save_classifier(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder, **params):
+        """Load a classifier written by :meth:`save_pretrained`, ready to predict.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            The folder (e.g. from ``huggingface_hub.snapshot_download``).
+        **params
+            Parameters overriding the saved ones (e.g. ``device="cpu"``).
+
+        Returns
+        -------
+        clf : NeuroRVQClassifier
+            The fitted classifier.
+        """
+        from ._pretrained import load_classifier
+
+        return load_classifier(cls, folder, **params)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "module_") and hasattr(self, "label_classes_")
