@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from mne.utils import _validate_type
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -96,10 +97,27 @@ class TokenHistogram(TransformerMixin, BaseEstimator):
         return self
 
     def _check_tokens(self, X, fitted: bool) -> np.ndarray:
+        if sparse.issparse(X):
+            raise TypeError(
+                f"Sparse input is not supported: X is a scipy sparse "
+                f"{type(X).__name__}; pass the dense token indices returned by "
+                "NeuroRVQTokenizer.transform (X.toarray())."
+            )
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(
                 f"X must be 2-D (n_epochs, n_tokens), got shape {X.shape}."
+            )
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of "
+                "1 is required: X holds no epochs."
+            )
+        if X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                "of 1 is required: X holds no tokens (at least n_scales x n_levels "
+                "columns, the tokens of one patch of one channel)."
             )
         if X.dtype.kind == "f" and np.all(np.isfinite(X)) and np.all(X == np.round(X)):
             X = X.astype(np.int64)

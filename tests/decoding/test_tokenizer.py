@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mne
 import numpy as np
+from scipy import sparse
 import pytest
 import torch
 from sklearn.base import clone
@@ -198,11 +199,14 @@ def test_token_histogram():
         ({}, np.full((2, 8), 0.5), "integer token indices"),
         ({"levels": [3]}, np.zeros((2, 8), int), "between 1 and 2"),
         ({"n_codes": 0}, np.zeros((2, 8), int), "n_codes must be a positive"),
+        ({}, np.zeros((2, 0), int), "0 feature.*no tokens"),
+        ({}, np.zeros((0, 8), int), "0 sample.*no epochs"),
+        ({}, sparse.csr_matrix(np.zeros((2, 8), int)), "Sparse input"),
     ],
 )
 def test_token_histogram_errors(params, tokens, match):
     histogram = TokenHistogram(**{"n_codes": 8, "n_scales": 2, "n_levels": 2, **params})
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         histogram.fit(tokens)
 
 
