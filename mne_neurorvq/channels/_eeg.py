@@ -21,19 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from mne import Info
-from mne.utils import _check_option, _validate_type, logger, verbose, warn
+from mne.utils import _check_option, _validate_type, logger, verbose
 
-#: The 104 channel names of the NeuroRVQ checkpoints, in checkpoint order.
-#: A channel's spatial index is its position here (``'a1'`` is 0).
-CHANNEL_VOCABULARY: tuple[str, ...] = tuple(
-    """
-    a1 a2 af3 af4 af7 af8 afz c1 c2 c3 c4 c5 c6 ccp1 ccp2 ccp3 ccp4 ccp5 ccp6 ccp7
-    ccp8 cfc1 cfc2 cfc3 cfc4 cfc5 cfc6 cfc7 cfc8 cp1 cp2 cp3 cp4 cp5 cp6 cpz cz eog
-    f1 f10 f2 f3 f4 f5 f6 f7 f8 f9 fc1 fc2 fc3 fc4 fc5 fc6 fcz fp1 fp2 fpz ft7 ft8
-    fz iz loc o1 o2 oz p08 p1 p10 p2 p3 p4 p5 p6 p7 p8 p9 po1 po10 po2 po3 po4 po7
-    po8 po9 poz pz roc sp1 sp2 t1 t10 t2 t3 t4 t5 t6 t7 t8 t9 tp10 tp7 tp8 tp9
-    """.split()
-)
+from .._warnings import warn
+from ..modalities import EEG_VOCABULARY
+
+#: The 104 channel names of the NeuroRVQ checkpoints, in checkpoint order
+#: (the EEG record's vocabulary, :mod:`mne_neurorvq.modalities`). A channel's
+#: spatial index is its position here (``'a1'`` is 0).
+CHANNEL_VOCABULARY: tuple[str, ...] = EEG_VOCABULARY
 
 _VOCABULARY_INDEX = {name: index for index, name in enumerate(CHANNEL_VOCABULARY)}
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from mne.utils import _check_option, _validate_type, verbose, warn
+from mne.utils import _check_option, _validate_type, verbose
 
+from .._warnings import warn
+from ..modalities import FieldView
 from ._eeg import (
     _ON_UNKNOWN_OPTIONS,
-    CHANNEL_VOCABULARY,
     ChannelMatch,
     _channel_match,
     _check_names_and_types,
@@ -25,20 +26,11 @@ from ._eeg import (
 # This part is self-contained: EEG matching above does not depend on it.
 
 #: Channel vocabulary of each modality, in checkpoint order (a channel's
-#: spatial index is its position). EMG's is lexicographic, as the authors'.
-MODALITY_VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "eeg": CHANNEL_VOCABULARY,
-    "ecg": tuple("avf avl avr i ii iii v1 v2 v3 v4 v5 v6 vx vy vz".split()),
-    "ppg": ("ppg_c1",),
-    "emg": tuple(sorted(f"c{index}" for index in range(1, 17))),
-}
-#: MNE channel types whose channels a modality uses.
-MODALITY_CH_TYPES: dict[str, tuple[str, ...]] = {
-    "eeg": ("eeg",),
-    "ecg": ("ecg",),
-    "ppg": ("bio", "misc"),
-    "emg": ("emg",),
-}
+#: spatial index is its position): a view of the modality records
+#: (:mod:`mne_neurorvq.modalities`).
+MODALITY_VOCABULARIES = FieldView("vocabulary")
+#: MNE channel types whose channels a modality uses (a view of the records).
+MODALITY_CH_TYPES = FieldView("ch_types")
 #: Prefixes of ECG lead names (``'ECG II'``, ``'Lead II'``, ``'ECG-V1'``,
 #: ``'EKG aVR'``, ``'Frank X'``), stripped repeatedly.
 _ECG_PREFIX = re.compile(r"^(ecg|ekg|lead|frank)[ _.:-]*")
@@ -109,7 +101,9 @@ def clean_modality_channel_name(name: str, modality: str) -> str:
         found = _EMG_NAME.match(clean_name)
         return f"c{int(found.group(1))}" if found else clean_name
     clean_name = clean_name.strip(" ,;.")
-    return "ppg_c1" if clean_name in _PPG_NAMES else clean_name
+    if modality == "ppg":
+        return "ppg_c1" if clean_name in _PPG_NAMES else clean_name
+    return clean_name  # another modality: lower-case, stripped
 
 
 @verbose

@@ -19,11 +19,12 @@ from os import PathLike
 import numpy as np
 import torch
 from mne import Info, pick_info
-from mne.utils import _check_option, _validate_type, use_log_level, warn
+from mne.utils import _check_option, _validate_type, use_log_level
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
 from .._progress import progress, quiet
+from .._warnings import warn
 from ..nn.checkpoints import CheckpointError
 from ..nn.config import MODALITIES
 from ..preprocessing import (
@@ -57,8 +58,6 @@ from ._training import check_train_params
 UNITS = ("V", "mV", "uV", "µV", "μV")
 RECIPES = (None, "authors", "benchmark")
 ON_UNKNOWN = ("ignore", "warn", "raise")
-#: Warnings point at the caller's code, not at MNE, sklearn or this package.
-_WARN_FROM = ("mne", "mne_neurorvq", "sklearn")
 
 
 def _log_level(verbose):
@@ -291,7 +290,6 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
                 f"deviation) of {typical:.3g} uV, outside the range expected for "
                 f"EEG ({low:g} to {high:g} uV). Were the Epochs built from data in "
                 "the wrong unit? mne.EpochsArray expects volts.",
-                ignore_namespaces=_WARN_FROM,
             )
 
     # ------------------------------------------------------------ transform
@@ -500,7 +498,6 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
             warn(
                 f"This {type(self).__name__} was fitted on {device}, which is not "
                 "available here: its model is restored on the CPU (device_='cpu').",
-                ignore_namespaces=_WARN_FROM,
             )
             device = torch.device("cpu")
         model = self._build_model(model_state["config"])

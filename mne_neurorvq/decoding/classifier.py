@@ -15,10 +15,11 @@ from os import PathLike
 
 import numpy as np
 import torch
-from mne.utils import _check_option, _validate_type, warn
+from mne.utils import _check_option, _validate_type
 from torch import nn
 
 from .._braindecode import import_braindecode
+from .._warnings import warn
 from ..nn import FoundationConfig, NeuroRVQFoundation
 from ..nn.checkpoints import load_foundation
 from ..preprocessing import PATCH_SIZE, crop_to_patches, prepare_array

@@ -27,7 +27,6 @@ from .histogram import TokenHistogram
 __all__ = ["NeuroRVQTokenizer", "TokenHistogram"]  # TokenHistogram: histogram.py
 
 _OUTPUTS = ("indices", "codes")
-_MODALITIES = ("auto", *MODALITIES)
 #: The default ``weights``: stands for the published tokenizer of the modality.
 _DEFAULT_WEIGHTS = "neurorvq-eeg-tokenizer-v1"
 #: Volts per unit of the model input, for the data of ``inverse_transform``.
@@ -198,7 +197,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     def _check_params(self) -> None:
         super()._check_params()
         _check_option("output", self.output, _OUTPUTS)
-        _check_option("modality", self.modality, _MODALITIES)
+        _check_option("modality", self.modality, ("auto", *MODALITIES))
         _validate_type(
             self.channel_map, (dict, None), "channel_map", "dict of str to str or None"
         )
@@ -219,8 +218,8 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
 
     def _weights_source(self):
         """``weights``, the default standing for the modality's published one."""
-        if self.weights == _DEFAULT_WEIGHTS and self.modality_ != "eeg":
-            return f"neurorvq-{self.modality_}-tokenizer-v1"
+        if self.weights == _DEFAULT_WEIGHTS:
+            return MODALITIES[self.modality_].published.get("tokenizer", self.weights)
         return self.weights
 
     def _train_model(self, data, chan_idx):

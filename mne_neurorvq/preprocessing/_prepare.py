@@ -6,6 +6,7 @@ import numpy as np
 from mne.utils import _check_option, _validate_type, verbose
 from scipy import signal
 
+from ..modalities import MODALITIES, FieldView
 from ._filters import (
     PPG_BUTTER_ORDER,
     PPG_H_FREQ,
@@ -143,11 +144,9 @@ def prepare_array(
 
 # ------------------------------------------------------- other modalities
 
-#: Unit of the model input of each modality: EEG in uV; ECG in mV (the
-#: authors feed PTB-XL's raw wfdb signal, in mV); EMG in mV (ASSUMED: the
-#: authors' EMG preprocessing was not recovered); PPG as given (None: no unit
-#: conversion; the authors' PPG example uses BIDMC's normalised PLETH).
-MODALITY_UNITS = {"eeg": "uV", "ecg": "mV", "emg": "mV", "ppg": None}
+#: Unit of the model input of each modality (EEG uV, ECG and EMG mV, PPG as
+#: given: None), a view of the modality records (:mod:`mne_neurorvq.modalities`).
+MODALITY_UNITS = FieldView("units")
 
 
 @verbose
@@ -218,7 +217,7 @@ def prepare_modality_array(
     data = _check_epochs_array(data)
     sfreq = _check_sfreq(sfreq, "sfreq")
     target_sfreq = _check_sfreq(target_sfreq, "target_sfreq")
-    recipes = (None, "authors") if modality == "ppg" else (None,)
+    recipes = MODALITIES[modality].recipes
     _check_option(f"recipe (for {modality.upper()})", recipe, recipes)
     model_units = MODALITY_UNITS[modality]
     operations = []

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from mne import BaseEpochs
-from mne.utils import _check_option, _validate_type, warn
+from mne.utils import _check_option, _validate_type
+
+from .._warnings import warn
 
 #: Sampling rate of the model input in Hz (one 200-sample patch per second).
 MODEL_SFREQ = 200.0
@@ -33,8 +35,6 @@ PLAUSIBLE_AMPLITUDE_UV = (1e-2, 1e4)
 _MICROVOLTS_PER_UNIT = {"V": 1e6, "mV": 1e3, "uV": 1.0, "µV": 1.0, "μV": 1.0}
 _RECIPES = (None, "authors", "benchmark")
 _TYPICAL_AMPLITUDE_UV = 20.0
-#: Warnings point at the caller's code, not at MNE or this package.
-_WARN_FROM = ("mne", "mne_neurorvq")
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,6 @@ def check_amplitude_units(data_uv, assumed_units: str) -> float:
         f"With units={assumed_units!r}, the typical amplitude of the data (median "
         f"standard deviation over epochs and channels) is {typical_amplitude:.3g} "
         f"uV, outside the range expected for EEG ({low:g} to {high:g} uV). " + advice,
-        ignore_namespaces=_WARN_FROM,
     )
     return typical_amplitude
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from mne.utils import _validate_type, warn
+from mne.utils import _validate_type
 
-from ._units import _WARN_FROM, MAX_TOKENS, PATCH_SIZE
+from .._warnings import warn
+from ._units import MAX_TOKENS, PATCH_SIZE
 
 # ---------------------------------------------------------- patches, windows
 
@@ -62,7 +63,6 @@ def crop_to_patches(data, patch_size: int = PATCH_SIZE) -> tuple[np.ndarray, int
             f"Dropping the last {n_dropped} samples ({n_dropped / patch_size:g} s) "
             f"of each epoch: {n_times} samples are not a whole number of "
             f"{patch_size}-sample patches; {n_patches} patches are kept.",
-            ignore_namespaces=_WARN_FROM,
         )
     return data[..., : n_patches * patch_size], n_patches
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mne
 import numpy as np
-from scipy import sparse
 import pytest
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score

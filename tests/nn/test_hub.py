@@ -73,7 +73,8 @@ def test_braindecode_layout_round_trip(tmp_path):
     state = model.state_dict()
     theirs = to_braindecode_layout(state)
     assert "blocks.0.mlp.0.weight" in theirs and "blocks.0.mlp.fc1.weight" not in theirs
-    assert not any(k.startswith(("mask_token", "norm_pre", "head_pre_")) for k in theirs)
+    pretraining = ("mask_token", "norm_pre", "head_pre_")
+    assert not any(k.startswith(pretraining) for k in theirs)
     back = from_braindecode_layout(theirs)
     assert set(back) == {k for k in state if k in back} and len(back) < len(state)
     path = write_safetensors(theirs, tmp_path / "bd.safetensors")
@@ -97,9 +98,7 @@ def test_kernels_must_be_the_modalitys(tmp_path):
         load_tokenizer(state)
 
 
-def test_published_parity_foundation_as_braindecode_safetensors(
-    parity_path, tmp_path
-):
+def test_published_parity_foundation_as_braindecode_safetensors(parity_path, tmp_path):
     """The acceptance item: same embeddings from the .pt and braindecode's file."""
     pt = parity_path / "foundation_model_state_dict.pt"
     state = read_state_dict(pt)
