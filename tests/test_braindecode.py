@@ -31,7 +31,7 @@ def test_an_older_torch_gets_its_torchaudio():
     assert 'pip install "torchaudio==2.9.1"' in message
     assert 'pip install "torch==2.11.0"' in message
     # torchaudio 2.11.1 pairs with no torch release of its number
-    assert 'pip install "torch==' not in pair_problem("2.9.1", "2.11.1")
+    assert "pip install \"torch==" not in pair_problem("2.9.1", "2.11.1")
 
 
 def test_an_unsupported_torch_is_not_suggested():
