@@ -81,6 +81,10 @@ class Modality:
         ``"foundation"``).
     recipes : tuple
         The preprocessing recipes that exist for the modality.
+    plausible_amplitude : tuple of float | None
+        Range of the typical amplitude (median standard deviation, in
+        ``units``) outside which the data are said to be in the wrong unit;
+        None: no check.
 
     Examples
     --------
@@ -101,6 +105,7 @@ class Modality:
     amplitude_stats: tuple[float, float] = (0.0, 1.0)
     published: dict = field(default_factory=dict, compare=False)
     recipes: tuple = (None,)
+    plausible_amplitude: tuple[float, float] | None = None
 
     @property
     def vocabulary_size(self) -> int:
@@ -154,6 +159,7 @@ MODALITIES: dict[str, Modality] = {
             amplitude_stats=(2.60, 1.52),
             published=_published("eeg", True),
             recipes=(None, "authors", "benchmark"),
+            plausible_amplitude=(1e-2, 1e4),
         ),
         Modality(
             "ecg",

@@ -30,11 +30,8 @@ from ..nn.config import MODALITIES
 from ..preprocessing import (
     MODALITY_UNITS,
     MODEL_SFREQ,
-    PATCH_SIZE,
-    PLAUSIBLE_AMPLITUDE_UV,
     crop_to_patches,
     plan_windows,
-    prepare_array,
     prepare_modality_array,
 )
 from ..weights import PUBLISHED_WEIGHTS, published_kind, published_modality
@@ -197,7 +194,7 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
                 f"read the {inp.kind} in {unit} (get_data(units={inp.units!r}))",
             )
             steps = replace(steps, operations=operations + steps.operations[1:])
-        if check_amplitude and self.modality_ == "eeg":
+        if check_amplitude and self._preset.plausible_amplitude is not None:
             data = inp.get_data(picks)
             check_finite(data, match.ch_names)
             self._check_amplitude(data, inp)
@@ -271,7 +268,10 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         return n_times_out // preset.patch_size
 
     def _check_amplitude(self, data: np.ndarray, inp: Input) -> None:
-        """Warn when the amplitudes do not look like EEG in the assumed unit."""
+        """Warn when the amplitudes look wrong for the modality in the unit read."""
+        plausible = self._preset.plausible_amplitude
+        if plausible is None:
+            return
         if not inp.from_mne:
             from ..preprocessing import check_amplitude_units, scale_to_microvolts
 
@@ -282,14 +282,17 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
         if not stds.size:
             return
         typical = float(np.median(stds))
-        low, high = PLAUSIBLE_AMPLITUDE_UV
+        low, high = plausible
+        unit, name = inp.units, self._preset.name.upper()
+        what = "The Epochs'" if inp.kind == "Epochs" else f"The {inp.kind}'s"
         if not low <= typical <= high:
             warn(
-                "The Epochs' data, read in uV (MNE stores volts: "
-                f"get_data(units='uV')), have a typical amplitude (median standard "
-                f"deviation) of {typical:.3g} uV, outside the range expected for "
-                f"EEG ({low:g} to {high:g} uV). Were the Epochs built from data in "
-                "the wrong unit? mne.EpochsArray expects volts.",
+                f"{what} data, read in {unit} (MNE stores volts: "
+                f"get_data(units='{unit}')), have a typical amplitude (median "
+                f"standard deviation) of {typical:.3g} {unit}, outside the range "
+                f"expected for {name} ({low:g} to {high:g} {unit}). Were they "
+                "built from data in the wrong unit? MNE expects volts (e.g. "
+                "mne.EpochsArray, mne.io.RawArray).",
             )
 
     # ------------------------------------------------------------ transform
@@ -318,7 +321,11 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
     def _prepare(self, data: np.ndarray, inp: Input) -> np.ndarray:
         """Unit conversion, recipe, resampling, clip, crop to whole patches."""
         preset = self._preset
-        if preset.name != "eeg":
+        with warnings.catch_warnings():
+            if inp.from_mne:
+                # rephrased below: the 'units' advice does not apply to Epochs
+                warnings.filterwarnings("ignore", message="With units=")
+                self._check_amplitude(data, inp)
             data, _ = prepare_modality_array(
                 data,
                 inp.sfreq,
@@ -327,23 +334,9 @@ class _NeuroRVQTransformer(TransformerMixin, BaseEstimator):
                 units=inp.units,
                 recipe=self.recipe,
                 clip=self.clip,
-            )
-            return crop_to_patches(data, preset.patch_size)[0]
-        with warnings.catch_warnings():
-            if inp.from_mne:
-                # rephrased below: the 'units' advice does not apply to Epochs
-                warnings.filterwarnings("ignore", message="With units=")
-                self._check_amplitude(data, inp)
-            data, _ = prepare_array(
-                data,
-                inp.sfreq,
-                units=inp.units,
-                recipe=self.recipe,
-                clip=self.clip,
                 verbose=quiet(self.verbose),
             )
-        data, _ = crop_to_patches(data, PATCH_SIZE)
-        return data
+        return crop_to_patches(data, preset.patch_size)[0]
 
     def _transform_prepared(self, data: np.ndarray):
         raise NotImplementedError

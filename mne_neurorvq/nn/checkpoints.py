@@ -12,10 +12,8 @@ unexpected or mis-shaped key is an error that names it.
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,7 +22,12 @@ from mne.utils import logger
 
 from .config import MODALITIES, FoundationConfig, TokenizerConfig
 from .foundation import NeuroRVQFoundation
-from .hub import is_safetensors_source, read_pretrained, write_safetensors
+from .hub import (  # noqa: F401 (published_state_dict, save_checkpoint: API)
+    is_safetensors_source,
+    published_state_dict,
+    read_pretrained,
+    save_checkpoint,
+)
 from .tokenizer import NeuroRVQTokenizerModel
 
 #: Keys of the foundation checkpoint used only by masked-token pre-training.
@@ -557,72 +560,3 @@ def load_foundation(
             f"missing {leftover}, unexpected {result.unexpected_keys}"
         )
     return model.to(device).eval()
-
-
-def published_state_dict(model) -> dict[str, torch.Tensor]:
-    """State dict of ``model`` in the published layout (CPU tensors).
-
-    For a foundation model the fresh classification parts (``fc_norm``,
-    ``head``) are left out, so the result has exactly the published file's keys.
-
-    Examples
-    --------
-    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
-    >>> model = NeuroRVQFoundation(n_outputs=2, config=FoundationConfig.tiny())
-    >>> "head.weight" in model.state_dict()
-    True
-    >>> "head.weight" in published_state_dict(model)
-    False
-    """
-    state = model.state_dict()
-    if isinstance(model, NeuroRVQFoundation):
-        state = {k: v for k, v in state.items() if not CLASSIFIER_KEY_PATTERN.match(k)}
-    return {k: v.detach().cpu() for k, v in state.items()}
-
-
-def save_checkpoint(model_or_state, path) -> Path:
-    """Write a checkpoint in the published layout, atomically.
-
-    Parameters
-    ----------
-    model_or_state : nn.Module | Mapping
-        A NeuroRVQ module (see :func:`published_state_dict`) or a state dict.
-    path : str | Path
-        Destination; written to a temporary file in the same folder first, then
-        renamed, so an interrupted save never leaves a truncated file. A path
-        ending in ``.safetensors`` is written with safetensors, the model's
-        configuration and modality in the file's metadata (a module only).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
-    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = save_checkpoint(model, Path(folder) / "tokenizer.pt")
-    ...     load_tokenizer(path).config == model.config
-    True
-    """
-    if isinstance(model_or_state, torch.nn.Module):
-        state = published_state_dict(model_or_state)
-    else:
-        state = dict(model_or_state)
-    path = Path(path).expanduser()
-    if path.suffix == ".safetensors":
-        from .hub import model_config
-
-        config = None
-        if isinstance(model_or_state, torch.nn.Module):
-            config = model_config(model_or_state)
-        return write_safetensors(state, path, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path

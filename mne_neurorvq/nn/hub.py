@@ -35,6 +35,8 @@ CONFIG_NAME = "config.json"
 METADATA_KEY = "mne_neurorvq"
 #: Keys used only by masked-token pre-training (braindecode's layout has none).
 _PRETRAINING_KEY = re.compile(r"^(mask_token|norm_pre\.|head_pre_\d+\.)")
+#: Keys of a fine-tuned foundation model that the published file does not have.
+_CLASSIFIER_KEY = re.compile(r"^(fc_norm|head)\.")
 _OURS_TO_BRAINDECODE = ((".mlp.fc1.", ".mlp.0."), (".mlp.fc2.", ".mlp.2."))
 
 
@@ -281,3 +283,76 @@ class PretrainedMixin:
         if cls.__name__ == "NeuroRVQTokenizerModel":
             return load_tokenizer(folder, device=device)
         return load_foundation(folder, device=device, **module_kwargs)
+
+
+# ------------------------------------------------- the published .pt layout
+
+
+def published_state_dict(model) -> dict[str, torch.Tensor]:
+    """State dict of ``model`` in the published layout (CPU tensors).
+
+    For a foundation model the fresh classification parts (``fc_norm``,
+    ``head``) are left out, so the result has exactly the published file's keys.
+
+    Examples
+    --------
+    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+    >>> model = NeuroRVQFoundation(n_outputs=2, config=FoundationConfig.tiny())
+    >>> "head.weight" in model.state_dict()
+    True
+    >>> "head.weight" in published_state_dict(model)
+    False
+    """
+    from .foundation import NeuroRVQFoundation
+
+    state = model.state_dict()
+    if isinstance(model, NeuroRVQFoundation):
+        state = {k: v for k, v in state.items() if not _CLASSIFIER_KEY.match(k)}
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def save_checkpoint(model_or_state, path) -> Path:
+    """Write a checkpoint in the published layout, atomically.
+
+    Parameters
+    ----------
+    model_or_state : nn.Module | Mapping
+        A NeuroRVQ module (see :func:`published_state_dict`) or a state dict.
+    path : str | Path
+        Destination; written to a temporary file in the same folder first, then
+        renamed, so an interrupted save never leaves a truncated file. A path
+        ending in ``.safetensors`` is written with safetensors, the model's
+        configuration and modality in the file's metadata (a module only).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
+    >>> from mne_neurorvq.nn.checkpoints import load_tokenizer
+    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_checkpoint(model, Path(folder) / "tokenizer.pt")
+    ...     load_tokenizer(path).config == model.config
+    True
+    """
+    if isinstance(model_or_state, torch.nn.Module):
+        state = published_state_dict(model_or_state)
+    else:
+        state = dict(model_or_state)
+    path = Path(path).expanduser()
+    if path.suffix == ".safetensors":
+        config = None
+        if isinstance(model_or_state, torch.nn.Module):
+            config = model_config(model_or_state)
+        return write_safetensors(state, path, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

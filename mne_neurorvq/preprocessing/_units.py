@@ -10,6 +10,7 @@ from mne import BaseEpochs
 from mne.utils import _check_option, _validate_type
 
 from .._warnings import warn
+from ..modalities import MODALITIES
 
 #: Sampling rate of the model input in Hz (one 200-sample patch per second).
 MODEL_SFREQ = 200.0
@@ -30,7 +31,7 @@ BENCHMARK_L_FREQ = 0.5
 BENCHMARK_H_FREQ = 45.0
 #: Typical EEG amplitude range (uV): the median standard deviation of a
 #: recording outside it suggests the declared unit is wrong.
-PLAUSIBLE_AMPLITUDE_UV = (1e-2, 1e4)
+PLAUSIBLE_AMPLITUDE_UV = MODALITIES["eeg"].plausible_amplitude
 
 _MICROVOLTS_PER_UNIT = {"V": 1e6, "mV": 1e3, "uV": 1.0, "µV": 1.0, "μV": 1.0}
 _RECIPES = (None, "authors", "benchmark")
