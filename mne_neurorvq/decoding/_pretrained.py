@@ -161,7 +161,8 @@ def load_classifier(cls, folder, **params):
         sfreq=config.sfreq,
     )
     module.load_state_dict(state, strict=True)
-    clf._restored_module = module.to(torch.device(clf.device_))
+    # handed to initialize_module (skorch refuses modules set outside it)
+    clf.__dict__["_restored_module"] = module.to(torch.device(clf.device_))
     with clf._skorch_device():
         clf.initialize()
     clf.module_.eval()

@@ -55,8 +55,11 @@ def test_classifier_round_trip(tmp_path):
     assert restored.get_params()["max_epochs"] == 1
     # and it can be fitted again, as any classifier
     restored.fit(epochs, y)
-    with pytest.raises(CheckpointError, match="not a NeuroRVQClassifier"):
-        NeuroRVQClassifier.from_pretrained(tmp_path / "nothing-here-either")
+    model_only = restored.module_.save_pretrained(tmp_path / "model-only")
+    with pytest.raises(CheckpointError, match="no fitted estimator, not a Neuro"):
+        NeuroRVQClassifier.from_pretrained(model_only)
+    with pytest.raises(FileNotFoundError, match="No model.safetensors"):
+        NeuroRVQClassifier.from_pretrained(tmp_path)
 
 
 def test_transformer_trained_in_fit_round_trip(tmp_path):
