@@ -33,7 +33,7 @@ from mne import BaseEpochs, Info
 from mne.utils import _validate_type, logger
 from scipy import sparse
 
-from ..channels import match_channels, match_modality_channels
+from ..channels import match_modality_channels
 
 #: What ``X`` may be, for error messages.
 ACCEPTED = (
@@ -434,16 +434,14 @@ def match_input(inp: Input, on_unknown: str, modality="eeg", mapping=None):
     ]
     if inp.bads:
         logger.info(f"NeuroRVQ: not using the bad channels {inp.bads}.")
-    if modality == "eeg" and not mapping:
-        match = match_channels(names, types, on_unknown=on_unknown)
-    else:  # arrays: every channel is of the modality's type
-        match = match_modality_channels(
-            names,
-            types if inp.from_mne else None,
-            modality,
-            mapping=mapping,
-            on_unknown=on_unknown,
-        )
+    # arrays carry no types: every channel is of the modality's type
+    match = match_modality_channels(
+        names,
+        types if inp.from_mne else None,
+        modality,
+        mapping=mapping,
+        on_unknown=on_unknown,
+    )
     position = {name: i for i, name in enumerate(inp.ch_names)}
     picks = np.array([position[name] for name in match.ch_names], dtype=np.int64)
     return match, picks

@@ -29,9 +29,12 @@ EVENT_ID = {"T1": 2, "T2": 3}
 
 @pytest.fixture(scope="module")
 def braindecode():
-    pytest.importorskip("braindecode")
-    import_braindecode()
-    from braindecode import datasets, preprocessing
+    with warnings.catch_warnings():  # braindecode's import-time warnings
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pytest.importorskip("braindecode")
+        import_braindecode()
+        from braindecode import datasets, preprocessing
 
     return datasets, preprocessing
 

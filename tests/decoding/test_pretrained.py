@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -24,8 +25,11 @@ def _files(folder):
 
 
 def test_classifier_round_trip(tmp_path):
-    pytest.importorskip("braindecode")
-    from mne_neurorvq.decoding import NeuroRVQClassifier
+    with warnings.catch_warnings():  # braindecode's import-time warnings
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pytest.importorskip("braindecode")
+        from mne_neurorvq.decoding import NeuroRVQClassifier
 
     epochs = _epochs(n_epochs=8, n_seconds=2, names=NAMES_1020, types=["eeg"] * 19)
     y = np.array(["rest", "task"] * 4)
