@@ -289,11 +289,13 @@ def _read_window_data(windows: list, picks: np.ndarray, units) -> np.ndarray:
             and getattr(dataset, "targets_from", "metadata") == "metadata"
         )
         if direct and getattr(dataset, "windows", None) is not None:
-            data = dataset.windows.get_data(picks=picks, item=[index], units=units)[0]
+            data = dataset.windows.get_data(
+                picks=picks, item=[index], units=units, verbose=False
+            )[0]
         elif direct:
             _, start, stop = dataset.crop_inds[index]
             data = dataset.raw.get_data(
-                picks=picks, start=int(start), stop=int(stop), units=units
+                picks, int(start), int(stop), units=units, verbose=False
             )
         else:  # through __getitem__, hence the dataset's transform
             data = np.asarray(dataset[index][0], dtype=np.float64)[picks]
