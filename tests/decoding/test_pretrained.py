@@ -24,6 +24,7 @@ def _files(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
+@pytest.mark.slow
 def test_classifier_round_trip(tmp_path):
     with warnings.catch_warnings():  # braindecode's import-time warnings
         warnings.simplefilter("ignore", FutureWarning)
