@@ -43,6 +43,8 @@ from pathlib import Path
 import mne
 from mne.utils import logger
 
+from .modalities import MODALITIES
+
 #: Model repository of the authors on the Hugging Face Hub.
 REPO_ID = "ntinosbarmpas/NeuroRVQ"
 #: Pinned revision (commit) of :data:`REPO_ID` that the published names refer to.
@@ -174,23 +176,25 @@ PUBLISHED_WEIGHTS = _registry(
     ),
     *(
         PublishedWeights(
-            f"neurorvq-{modality}-tokenizer-v1",
+            record.published["tokenizer"],
             f"NeuroRVQ_{modality.upper()}_tokenizer_v1.pt",
             "tokenizer",
             "tokenizers",
             modality=modality,
         )
-        for modality in ("ecg", "emg", "ppg")
+        for modality, record in MODALITIES.items()
+        if modality != "eeg" and "tokenizer" in record.published
     ),
     *(
         PublishedWeights(
-            f"neurorvq-{modality}-foundation-v1",
+            record.published["foundation"],
             f"NeuroRVQ_{modality.upper()}_foundation_model_v1.pt",
             "foundation",
             "foundation_models",
             modality=modality,
         )
-        for modality in ("ecg", "emg")
+        for modality, record in MODALITIES.items()
+        if modality != "eeg" and "foundation" in record.published
     ),
 )
 

@@ -10,7 +10,8 @@
 
 Input contract
 --------------
-The transformers (and the classifier) read their input ``X`` the same way:
+Every estimator reads its input ``X`` the same way
+(:mod:`mne_neurorvq.decoding._input`; see also the guide page on formats):
 
 - an :class:`mne.Epochs` (any :class:`mne.BaseEpochs`): channel names, types
   and sampling rate come from ``epochs.info``; the data are read in microvolts
@@ -21,6 +22,14 @@ The transformers (and the classifier) read their input ``X`` the same way:
   it indexes an Epochs object (``sklearn.utils._safe_indexing`` returns a list
   of one-epoch Epochs). Their data are read and stacked directly; the Epochs
   are never concatenated with :func:`mne.concatenate_epochs`;
+- a braindecode windows dataset: a ``BaseConcatDataset`` of ``WindowsDataset``
+  (``create_from_mne_epochs``) or ``EEGWindowsDataset``
+  (``create_windows_from_events``, ``create_fixed_length_windows``), or a
+  :class:`torch.utils.data.Subset` of one: channel names, rate and bad
+  channels come from their MNE info, the windows (of one length) are read in
+  order, in microvolts, and the classifier takes their targets when ``y`` is
+  None. Any other :class:`torch.utils.data.Dataset` is refused with a
+  :class:`TypeError` (it carries no channel names, rate or units);
 - an array of shape ``(n_epochs, n_channels, n_times)``, in the unit given by
   the ``units`` parameter (``"V"`` by default, as ``epochs.get_data()``
   returns), with the channel names and sampling rate given by the ``ch_names``
@@ -55,7 +64,8 @@ workers); on CPU, ``n_jobs > 1`` oversubscribes torch's threads unless
 from importlib import import_module
 
 from .embedder import NeuroRVQEmbedder
-from .tokenizer import NeuroRVQTokenizer, TokenHistogram
+from .histogram import TokenHistogram
+from .tokenizer import NeuroRVQTokenizer
 
 __all__ = [
     "NeuroRVQClassifier",

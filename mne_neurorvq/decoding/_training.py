@@ -73,7 +73,7 @@ def _fit(task, data, chan_idx, train_params, device, random_state, verbose):
     config = getattr(task, "config", None)
     sizes = (
         {}
-        if config is None or config.modality == "eeg"
+        if config is None
         else dict(patch_size=config.patch_size, max_tokens=config.n_patches)
     )
     with tempfile.TemporaryDirectory(prefix=f"neurorvq-{task.name}-") as out:

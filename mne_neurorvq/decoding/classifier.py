@@ -9,147 +9,59 @@ beside this torch); the package exposes the class lazily so that
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from collections.abc import Mapping
 from os import PathLike
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from mne.utils import _check_option, _validate_type, warn
-from skorch.callbacks import Callback
+from mne.utils import _check_option, _validate_type
 from torch import nn
 
 from .._braindecode import import_braindecode
+from .._warnings import warn
 from ..nn import FoundationConfig, NeuroRVQFoundation
 from ..nn.checkpoints import load_foundation
 from ..preprocessing import PATCH_SIZE, crop_to_patches, prepare_array
-from ._base import (
-    _check_finite,
-    _device_available,
-    _match_input,
-    _read_input,
-    _resolve_device,
+from ._base import RECIPES, UNITS, _set_read_units
+from ._device import (
+    PRECISIONS,
+    autocast,
+    device_available,
+    resolve_device,
+    resolve_precision,
+)
+from ._docs import fill_doc
+from ._finetuning import (
+    WarmupLinearSchedule,
+    WeightedBCEWithLogitsLoss,
+    class_weights,
+    layer_decay_scales,
+    schedule_factor,
+)
+from ._input import (
+    check_finite,
+    check_fitted_channels,
+    match_input,
+    read_input,
 )
 
 EEGClassifier = import_braindecode().EEGClassifier
 
-_PRECISIONS = ("auto", "float32", "bf16")
-
-
-# ---------------------------------------------------------------- recipe parts
-
-
-def class_weights(y_encoded: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class weights proportional to ``1 / count``, summing to ``n_classes``.
-
-    Examples
-    --------
-    >>> class_weights(np.array([0, 0, 0, 1]), 2)
-    array([0.5, 1.5])
-    """
-    counts = np.bincount(y_encoded, minlength=n_classes).astype(float)
-    if (counts == 0).any():
-        missing = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"Classes {missing} have no training sample.")
-    weights = 1.0 / counts
-    return weights * n_classes / weights.sum()
-
-
-def layer_decay_scales(module: nn.Module, decay: float) -> dict[str, float]:
-    """Learning-rate multiplier of every parameter tensor (authors' recipe).
-
-    With ``n`` the number of named parameter tensors of the reference
-    fine-tuning model, tensor ``i`` (0-based, definition order) gets
-    ``decay ** (n - i)``, except ``head.*`` and ``fc_norm.*`` (full rate).
-    The reference model also holds ``2 * n_scales`` unused ``fc_norm_s``
-    tensors after the blocks, which count in ``n``; this module does not
-    build them, so they are added to the count.
-    """
-    names = [name for name, _ in module.named_parameters()]
-    n_scales = getattr(getattr(module, "config", None), "n_scales", 4)
-    n_params = len(names) + 2 * n_scales
-    return {
-        name: 1.0 if name.startswith(("head.", "fc_norm.")) else decay ** (n_params - i)
-        for i, name in enumerate(names)
-    }
-
-
-def schedule_factor(step: int, n_batches: int, max_epochs: int, warmup_epochs: int):
-    """Learning-rate factor at optimiser step ``step`` (authors' recipe).
-
-    Linear warm-up from 0.1 to 1 over ``warmup_epochs`` epochs, then linear
-    decay to 0.1 over the remaining epochs; with fewer than
-    ``warmup_epochs + 1`` epochs, a single warm-up over all steps.
-    """
-    total = max(1, n_batches * max_epochs)
-    if max_epochs <= warmup_epochs:
-        return 0.1 + 0.9 * min(step / total, 1.0)
-    warm = n_batches * warmup_epochs
-    if step < warm:
-        return 0.1 + 0.9 * step / warm
-    decay = max(1, total - warm)
-    return 1.0 - 0.9 * min((step - warm) / decay, 1.0)
-
-
-class WarmupLinearSchedule(Callback):
-    """Per-batch warm-up then linear-decay schedule of every parameter group."""
-
-    def __init__(self, warmup_epochs: int = 4):
-        self.warmup_epochs = warmup_epochs
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        """Count the batches of an epoch and set the first rates."""
-        self.n_batches_ = max(1, math.ceil(len(X) / net.batch_size))
-        self.step_ = 0
-        self.max_epochs_ = net.max_epochs
-        self._apply(net)
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        """Advance one step after every training batch."""
-        if training:
-            self.step_ += 1
-            self._apply(net)
-
-    def _apply(self, net):
-        factor = schedule_factor(
-            self.step_, self.n_batches_, self.max_epochs_, self.warmup_epochs
-        )
-        for group in net.optimizer_.param_groups:
-            group["lr"] = group["base_lr"] * factor
-
-
-class WeightedBCEWithLogitsLoss(nn.BCEWithLogitsLoss):
-    """Binary cross-entropy on one logit, each sample weighted by its class weight."""
-
-    def __init__(self, class_weight=None):
-        super().__init__()
-        self.register_buffer(
-            "class_weight",
-            torch.ones(2) if class_weight is None else torch.as_tensor(class_weight),
-        )
-
-    def forward(self, logits, target):
-        """Mean of ``w[y] * BCE(logit, y)`` over the batch."""
-        target = target.long()
-        weight = self.class_weight.to(logits.dtype)[target]
-        return F.binary_cross_entropy_with_logits(
-            logits.reshape(-1), target.to(logits.dtype), weight=weight
-        )
-
-
-def _bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
+__all__ = [
+    "NeuroRVQClassifier",
+    "WarmupLinearSchedule",
+    "WeightedBCEWithLogitsLoss",
+    "class_weights",
+    "layer_decay_scales",
+    "schedule_factor",
+]
 
 
 # ---------------------------------------------------------------- estimator
 
 
+@fill_doc
 class NeuroRVQClassifier(EEGClassifier):
     """Fine-tune the NeuroRVQ foundation model as a scikit-learn classifier.
 
@@ -159,35 +71,34 @@ class NeuroRVQClassifier(EEGClassifier):
     1e-2), batch 32, 20 epochs, per-batch linear warm-up over 4 epochs from
     0.1x then linear decay to 0.1x, layer-wise learning-rate decay 0.975,
     class-weighted loss (one logit with weighted binary cross-entropy for two
-    classes), and bf16 autocast where the device supports it.
+    classes). The authors fine-tune under bf16 autocast: pass
+    ``precision="auto"`` to do so where the device computes bf16 natively.
 
-    Input is read like the NeuroRVQ transformers: an :class:`mne.Epochs`, a
-    list of :class:`mne.Epochs`, or an array with ``ch_names``, ``sfreq`` and
-    ``units``. Channels and sampling rate are inferred anew in every
-    :meth:`fit` (kept in ``ch_names_``, ``input_chans_``...) and passed to the
-    module when it is built, never written back into the parameters: a clone
-    refitted on another montage just works.
+    Input is read like the NeuroRVQ transformers (see
+    :mod:`mne_neurorvq.decoding`): an :class:`mne.Epochs`, a list of
+    :class:`mne.Epochs`, a braindecode windows dataset, or an array with
+    ``ch_names``, ``sfreq`` and ``units``. :meth:`fit` takes the targets of a
+    braindecode dataset when ``y`` is None, as :class:`braindecode.EEGClassifier`
+    does, and :meth:`predict` always returns labels of ``classes_``.
+    Channels and sampling rate are inferred anew in every :meth:`fit` (kept in
+    ``ch_names_``, ``input_chans_``...) and passed to the module when it is
+    built, never written back into the parameters: a clone refitted on another
+    montage just works.
 
     Parameters
     ----------
-    weights : str | path-like | dict | None
-        Foundation-model weights: a published name, a checkpoint path or a
-        state dict; None trains from a fresh model built from ``config``.
+    %(weights)s
+        Default: the published EEG foundation model.
     config : FoundationConfig | None
         Model configuration when ``weights`` is None (default: published).
     freeze_encoder : bool
         Train only the final norm and the head (linear probing).
-    ch_names, sfreq : list of str | None, float | None
-        Channel names and sampling rate of array input.
-    units : ``"V"`` | ``"mV"`` | ``"uV"``
-        Unit of array input (Epochs are read in uV).
-    recipe : None | ``"authors"`` | ``"benchmark"``
-        Filtering before the model (see
-        :func:`mne_neurorvq.preprocessing.prepare_array`).
-    clip : float | None
-        Clip limit in uV (None: the recipe's default).
-    on_unknown : ``"ignore"`` | ``"warn"`` | ``"raise"``
-        EEG channels outside the NeuroRVQ vocabulary.
+    %(ch_names)s
+    %(sfreq)s
+    %(units)s
+    %(recipe)s
+    %(clip)s
+    %(on_unknown)s
     lr : float
         Peak learning rate.
     weight_decay : float
@@ -202,20 +113,14 @@ class NeuroRVQClassifier(EEGClassifier):
         Layer-wise learning-rate decay (1 disables it).
     class_weight : ``"balanced"`` | None
         Weight classes by inverse frequency, or not at all.
-    precision : ``"auto"`` | ``"float32"`` | ``"bf16"``
-        Autocast precision of the forward pass; ``"auto"`` uses bf16 where the
-        device supports it (CUDA with bf16, CPUs with AVX512-BF16/AMX).
-    device : ``"auto"`` | str
-        Torch device; ``"auto"`` picks CUDA when available. Resolved into
-        ``device_``.
-    random_state : int | None
-        Seed of the head initialisation and of the batch order.
+    %(precision)s
+    %(device)s
+    %(random_state)s
     train_split : callable | None
         skorch's validation split (none by default: all data train).
     callbacks : list | None
         Extra skorch callbacks.
-    verbose : int
-        skorch's verbosity (0 silences the per-epoch table).
+    %(verbose_skorch)s
     **kwargs
         Passed to :class:`skorch.NeuralNet` (e.g. ``iterator_train__num_workers``).
 
@@ -229,6 +134,8 @@ class NeuroRVQClassifier(EEGClassifier):
         Their vocabulary indices.
     device_ : torch.device
         Device used.
+    precision_ : str
+        Precision used, ``"float32"`` or ``"bf16"``.
     module_ : NeuroRVQFoundation
         The fine-tuned model.
 
@@ -238,6 +145,12 @@ class NeuroRVQClassifier(EEGClassifier):
     >>> clf = NeuroRVQClassifier(weights="neurorvq-eeg-foundation-v1", max_epochs=5)
     >>> scores = cross_val_score(clf, epochs, y, groups=subjects,
     ...                          cv=GroupKFold(5))  # doctest: +SKIP
+
+    A braindecode dataset, with its own targets::
+
+        >>> from braindecode.datasets import create_from_mne_epochs
+        >>> ds = create_from_mne_epochs([epochs], 640, 640, False)  # doctest: +SKIP
+        >>> clf.fit(ds).predict(ds)  # doctest: +SKIP
     """
 
     def __init__(
@@ -259,7 +172,7 @@ class NeuroRVQClassifier(EEGClassifier):
         warmup_epochs=4,
         layer_decay=0.975,
         class_weight="balanced",
-        precision="auto",
+        precision="float32",
         device="auto",
         random_state=None,
         train_split=None,
@@ -315,31 +228,37 @@ class NeuroRVQClassifier(EEGClassifier):
         _validate_type(
             self.config, (FoundationConfig, None), "config", "FoundationConfig or None"
         )
-        _check_option("precision", self.precision, _PRECISIONS)
+        _check_option("precision", self.precision, PRECISIONS)
         _check_option("class_weight", self.class_weight, ("balanced", None))
-        _check_option("units", self.units, ("V", "mV", "uV", "µV", "μV"))
+        _check_option("units", self.units, UNITS)
+        _check_option("recipe", self.recipe, RECIPES)
         if not 0 < self.layer_decay <= 1:
             raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
 
-    def _prepare_X(self, X, fitting: bool) -> np.ndarray:
-        """Read ``X``, match its channels, return model input (float32 uV, 200 Hz)."""
-        inp = _read_input(X, self.ch_names, self.sfreq, self.units)
+    def _read(self, X, fitting: bool):
+        """Read ``X`` through the input contract; check it against the fit."""
+        inp = read_input(X, self.ch_names, self.sfreq, self.units)
+        _set_read_units(inp, "eeg")
         if fitting:
-            match, self.picks_ = _match_input(inp, self.on_unknown)
+            match, self.picks_ = match_input(inp, self.on_unknown)
             self.input_ch_names_ = list(inp.ch_names)
             self.ch_names_ = list(match.ch_names)
             self.input_chans_ = np.array(match.vocab_idx, dtype=np.int64)
             self.sfreq_ = inp.sfreq
             self.n_features_in_ = len(inp.ch_names)
-        elif inp.ch_names != self.input_ch_names_:
-            raise ValueError(
-                "X has other channels than those NeuroRVQClassifier was fitted on: "
-                f"expected {self.input_ch_names_}, got {inp.ch_names}."
-            )
+        else:
+            check_fitted_channels(inp, self)
+        return inp
+
+    def _prepare_X(self, X, fitting: bool) -> np.ndarray:
+        """Read ``X``, match its channels, return model input (float32 uV, 200 Hz)."""
+        return self._prepare(self._read(X, fitting), fitting)
+
+    def _prepare(self, inp, fitting: bool) -> np.ndarray:
         data = inp.get_data(self.picks_)
-        _check_finite(data, self.ch_names_)
+        check_finite(data, self.ch_names_)
         with warnings.catch_warnings():
-            if inp.from_epochs:  # read in uV already; unit advice does not apply
+            if inp.from_mne:  # read in uV already; unit advice does not apply
                 warnings.filterwarnings("ignore", message="With units=")
             data, steps = prepare_array(
                 data,
@@ -378,7 +297,10 @@ class NeuroRVQClassifier(EEGClassifier):
             n_chans=len(self.input_chans_),
             sfreq=200.0,
         )
-        if self.weights is None:
+        restored = self.__dict__.pop("_restored_module", None)
+        if restored is not None:  # from_pretrained
+            module = restored
+        elif self.weights is None:
             module = NeuroRVQFoundation(config=self.config, **kwargs)
             generator = None
             if self.random_state is not None:
@@ -429,9 +351,7 @@ class NeuroRVQClassifier(EEGClassifier):
     def infer(self, x, **fit_params):
         """Forward pass under the configured autocast; returns float32 logits."""
         x = torch.as_tensor(x, device=self.device_)
-        with torch.autocast(
-            self.device_.type, dtype=torch.bfloat16, enabled=self.use_bf16_
-        ):
+        with autocast(self.precision_, self.device_):
             out = self.module_(x, **fit_params)
         if out.shape[-1] == 1:  # binary: one logit, as skorch's BCE expects
             out = out[..., 0]
@@ -443,15 +363,16 @@ class NeuroRVQClassifier(EEGClassifier):
         return self.criterion_(y_pred, y_true)
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, y, **fit_params):
-        """Fine-tune on ``X`` (Epochs, list of Epochs or array) and labels ``y``.
+    @fill_doc
+    def fit(self, X, y=None, **fit_params):
+        """Fine-tune on ``X`` and labels ``y``.
 
         Parameters
         ----------
-        X : mne.Epochs | list of mne.Epochs | ndarray
-            Training epochs; arrays of shape (n_epochs, n_channels, n_times).
-        y : array-like, shape (n_epochs,)
-            Class labels.
+        %(input)s
+        y : array-like, shape (n_epochs,) | None
+            Class labels (any type ``numpy.unique`` sorts); None takes the
+            targets of a braindecode dataset ``X``.
         **fit_params : dict
             Passed to skorch.
 
@@ -460,9 +381,17 @@ class NeuroRVQClassifier(EEGClassifier):
         self : NeuroRVQClassifier
         """
         self._check_params()
+        inp = read_input(X, self.ch_names, self.sfreq, self.units)
         if y is None:
-            raise ValueError("NeuroRVQClassifier needs labels y to fit.")
+            if inp.targets is None:
+                raise ValueError(
+                    "NeuroRVQClassifier needs labels y to fit: pass y, or a "
+                    "braindecode dataset whose windows have targets."
+                )
+            y = inp.targets
         y = np.asarray(y)
+        if inp.n_epochs is not None and len(y) != inp.n_epochs:
+            raise ValueError(f"y has {len(y)} labels but X has {inp.n_epochs} epochs.")
         self.label_classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.label_classes_) < 2:
             raise ValueError(
@@ -474,11 +403,9 @@ class NeuroRVQClassifier(EEGClassifier):
             if self.class_weight == "balanced"
             else np.ones(n_classes)
         )
-        self.device_ = _resolve_device(self.device)
-        self.use_bf16_ = self.precision == "bf16" or (
-            self.precision == "auto" and _bf16_supported(self.device_)
-        )
-        data = self._prepare_X(X, fitting=True)
+        self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
+        data = self._prepare(self._read(X, fitting=True), fitting=True)
         if self.random_state is not None:
             torch.manual_seed(int(self.random_state))
         with self._skorch_device():
@@ -504,28 +431,101 @@ class NeuroRVQClassifier(EEGClassifier):
         """Class labels seen in fit."""
         return self.label_classes_
 
+    @fill_doc
     def predict_proba(self, X):
-        """Class probabilities, shape (n_epochs, n_classes)."""
-        if isinstance(X, torch.utils.data.Dataset):  # skorch's own scoring
+        """Class probabilities.
+
+        Parameters
+        ----------
+        %(input)s
+
+        Returns
+        -------
+        proba : ndarray of float32, shape (n_epochs, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        if _skorch_internal(X):  # skorch's own validation scoring
             return super().predict_proba(X)
         return super().predict_proba(self._prepare_X(X, fitting=False))
 
+    @fill_doc
     def predict(self, X):
-        """Predicted class labels, shape (n_epochs,).
+        """Predicted class labels.
 
-        (skorch's internal validation scoring passes a prepared
-        :class:`torch.utils.data.Dataset` and gets encoded labels 0..C-1.)
+        Parameters
+        ----------
+        %(input)s
+
+        Returns
+        -------
+        labels : ndarray, shape (n_epochs,)
+            Labels of ``classes_``. (skorch's internal validation scoring
+            passes its own prepared dataset and gets encoded labels
+            0..C-1, as it expects.)
         """
         encoded = self.predict_proba(X).argmax(axis=1)
-        if isinstance(X, torch.utils.data.Dataset):
+        if _skorch_internal(X):
             return encoded
         return self.classes_[encoded]
 
+    @fill_doc
     def decision_function(self, X):
-        """Logits: shape (n_epochs,) for two classes, else (n_epochs, n_classes)."""
+        """Logits.
+
+        Parameters
+        ----------
+        %(input)s
+
+        Returns
+        -------
+        logits : ndarray of float32, shape (n_epochs,) or (n_epochs, n_classes)
+            One logit per epoch for two classes (positive: ``classes_[1]``),
+            else one per class.
+        """
         data = self._prepare_X(X, fitting=False)
         logits = self.forward(data, training=False)
         return logits.detach().cpu().numpy()
+
+    def save_pretrained(self, folder):
+        """Write the fitted classifier into ``folder``, without pickle.
+
+        ``model.safetensors`` holds the fine-tuned model; ``config.json`` its
+        configuration, the parameters, the channels, classes and
+        preprocessing seen in :meth:`fit` and the package version. Push the
+        folder to the Hugging Face Hub with ``huggingface_hub.upload_folder``.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            Where to write (created if needed).
+
+        Returns
+        -------
+        folder : pathlib.Path
+        """
+        from ._pretrained import save_classifier
+
+        return save_classifier(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder, **params):
+        """Load a classifier written by :meth:`save_pretrained`, ready to predict.
+
+        Parameters
+        ----------
+        folder : str | path-like
+            The folder (e.g. from ``huggingface_hub.snapshot_download``).
+        **params
+            Parameters overriding the saved ones (e.g. ``device="cpu"``).
+
+        Returns
+        -------
+        clf : NeuroRVQClassifier
+            The fitted classifier.
+        """
+        from ._pretrained import load_classifier
+
+        return load_classifier(cls, folder, **params)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "module_") and hasattr(self, "label_classes_")
@@ -535,7 +535,7 @@ class NeuroRVQClassifier(EEGClassifier):
         requested = state.get("device", "auto")
         fitted_on = state.get("device_")
         target = torch.device("cpu")
-        if fitted_on is not None and _device_available(fitted_on):
+        if fitted_on is not None and device_available(fitted_on):
             target = fitted_on
         elif fitted_on is not None:
             warn(
@@ -547,4 +547,18 @@ class NeuroRVQClassifier(EEGClassifier):
         self.device = requested
         if fitted_on is not None:
             self.device_ = target
-            self.use_bf16_ = self.use_bf16_ and _bf16_supported(target)
+            if target != fitted_on:
+                self.precision_ = resolve_precision(self.precision, target)
+
+
+def _skorch_internal(X) -> bool:
+    """Whether ``X`` is skorch's own dataset (or a subset of it).
+
+    skorch's validation scoring passes those to
+    :meth:`NeuroRVQClassifier.predict`.
+    """
+    from skorch.dataset import Dataset as SkorchDataset
+
+    while isinstance(X, torch.utils.data.Subset):
+        X = X.dataset
+    return isinstance(X, SkorchDataset)

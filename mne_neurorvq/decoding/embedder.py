@@ -13,11 +13,11 @@ from ..nn.config import FoundationConfig, TokenizerConfig
 from ..nn.foundation import NeuroRVQFoundation
 from ._base import (
     _describe_weights,
-    _fill_doc,
     _log_level,
     _NeuroRVQTransformer,
     _weighted_mean,
 )
+from ._docs import fill_doc
 from ._training import train_foundation, train_tokenizer
 
 __all__ = ["NeuroRVQEmbedder"]
@@ -25,7 +25,7 @@ __all__ = ["NeuroRVQEmbedder"]
 _POOLINGS = ("mean", "scale", "channel")
 
 
-@_fill_doc
+@fill_doc
 class NeuroRVQEmbedder(_NeuroRVQTransformer):
     """Embed EEG epochs with the NeuroRVQ foundation model.
 
@@ -214,7 +214,7 @@ class NeuroRVQEmbedder(_NeuroRVQTransformer):
         self.n_features_out_ = n_blocks * self.embedding_dim_
 
     # ------------------------------------------------------------ transform
-    @_fill_doc
+    @fill_doc
     def transform(self, X):
         """Embed epochs.
 

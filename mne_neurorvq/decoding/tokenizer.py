@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from mne import EpochsArray
 from mne.utils import _check_option, _validate_type
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..channels import MODALITY_VOCABULARIES, infer_modality
@@ -16,26 +15,25 @@ from ..nn.fourier import reconstruct_signal, standardize_per_sample
 from ..nn.tokenizer import AMPLITUDE_STATS, NeuroRVQTokenizerModel
 from ..preprocessing import MODALITY_UNITS
 from ._base import (
-    _check_positive_int,
     _describe_weights,
-    _fill_doc,
     _log_level,
     _NeuroRVQTransformer,
     _used_info,
 )
+from ._docs import fill_doc
 from ._training import train_tokenizer
+from .histogram import TokenHistogram
 
-__all__ = ["NeuroRVQTokenizer", "TokenHistogram"]
+__all__ = ["NeuroRVQTokenizer", "TokenHistogram"]  # TokenHistogram: histogram.py
 
 _OUTPUTS = ("indices", "codes")
-_MODALITIES = ("auto", *MODALITIES)
 #: The default ``weights``: stands for the published tokenizer of the modality.
 _DEFAULT_WEIGHTS = "neurorvq-eeg-tokenizer-v1"
 #: Volts per unit of the model input, for the data of ``inverse_transform``.
 _VOLTS_PER_UNIT = {"uV": 1e-6, "mV": 1e-3, None: 1.0}
 
 
-@_fill_doc
+@fill_doc
 class NeuroRVQTokenizer(_NeuroRVQTransformer):
     """Turn EEG epochs into NeuroRVQ's discrete tokens (or their code vectors).
 
@@ -199,7 +197,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     def _check_params(self) -> None:
         super()._check_params()
         _check_option("output", self.output, _OUTPUTS)
-        _check_option("modality", self.modality, _MODALITIES)
+        _check_option("modality", self.modality, ("auto", *MODALITIES))
         _validate_type(
             self.channel_map, (dict, None), "channel_map", "dict of str to str or None"
         )
@@ -216,12 +214,12 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         for name, target in (self.channel_map or {}).items():
             if name in names:  # explicitly mapped channels count by their target
                 names[names.index(name)] = target
-        return infer_modality(names, types if inp.from_epochs else None)
+        return infer_modality(names, types if inp.from_mne else None)
 
     def _weights_source(self):
         """``weights``, the default standing for the modality's published one."""
-        if self.weights == _DEFAULT_WEIGHTS and self.modality_ != "eeg":
-            return f"neurorvq-{self.modality_}-tokenizer-v1"
+        if self.weights == _DEFAULT_WEIGHTS:
+            return MODALITIES[self.modality_].published.get("tokenizer", self.weights)
         return self.weights
 
     def _train_model(self, data, chan_idx):
@@ -265,11 +263,11 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
         )
         self.n_tokens_ = len(self.picks_) * self.n_patches_ * per_patch
         self.info_ = (
-            _used_info(inp.info, self.picks_, config.sfreq) if inp.from_epochs else None
+            _used_info(inp.info, self.picks_, config.sfreq) if inp.from_mne else None
         )
 
     # ------------------------------------------------------------ transform
-    @_fill_doc
+    @fill_doc
     def transform(self, X):
         """Tokenize epochs.
 
@@ -315,7 +313,7 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
     def _tokenize(self, x: torch.Tensor, chan_idx: torch.Tensor) -> torch.Tensor:
         """Tokens (B, N, A, S, L) of prepared data ``x`` (B, N, A * 200)."""
         model = self.model_
-        if self.precision == "float32":
+        if self.precision_ == "float32":
             return model.tokenize(x, chan_idx)
         with self._autocast():
             encoded = model.encode(x, chan_idx)
@@ -471,171 +469,5 @@ class NeuroRVQTokenizer(_NeuroRVQTransformer):
             for index in self.input_chans_
             for patch in range(self.n_patches_)
             for suffix in inner
-        ]
-        return np.asarray(names, dtype=object)
-
-
-class TokenHistogram(TransformerMixin, BaseEstimator):
-    """Normalised histogram of token indices, per scale and level.
-
-    Turns the output of :class:`NeuroRVQTokenizer` (``output="indices"``) into
-    fixed-size features that do not depend on the channels' order or on the
-    epoch length: for every scale and level, the fraction of the epoch's
-    tokens (over channels and patches) that use each code. Each scale-level
-    block of ``n_codes`` columns sums to 1.
-
-    Parameters
-    ----------
-    n_codes : int
-        Codes per codebook (8192 for the published tokenizer; in general
-        ``tokenizer.model_.config.n_code``).
-    n_scales : int
-        Scales of the tokenizer (4).
-    n_levels : int
-        Residual levels per scale (8 for the published tokenizer).
-    levels : None | list of int
-        Levels to keep, counted from 1 (the first level is the coarsest);
-        None keeps all.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of token columns seen in :meth:`fit`.
-    levels_ : list of int
-        The levels used.
-
-    Examples
-    --------
-    >>> import numpy as np
-
-    One epoch, 2 positions (channel x patch), 2 scales, 2 levels, 4 codes:
-
-    >>> tokens = np.array([[0, 1, 1, 2, 0, 0, 3, 2]])
-    >>> histogram = TokenHistogram(n_codes=4, n_scales=2, n_levels=2)
-    >>> histogram.fit_transform(tokens).reshape(4, 4)  # one row per scale, level
-    array([[1. , 0. , 0. , 0. ],
-           [0.5, 0.5, 0. , 0. ],
-           [0. , 0.5, 0. , 0.5],
-           [0. , 0. , 1. , 0. ]], dtype=float32)
-    """
-
-    def __init__(self, n_codes=8192, n_scales=4, n_levels=8, levels=None):
-        self.n_codes = n_codes
-        self.n_scales = n_scales
-        self.n_levels = n_levels
-        self.levels = levels
-
-    def fit(self, X, y=None):
-        """Check the token layout.
-
-        Parameters
-        ----------
-        X : array-like of int, shape (n_epochs, n_tokens)
-            Token indices from :meth:`NeuroRVQTokenizer.transform`.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : TokenHistogram
-            The fitted transformer.
-        """
-        for name in ("n_codes", "n_scales", "n_levels"):
-            _check_positive_int(getattr(self, name), name)
-        if self.levels is None:
-            levels = list(range(1, self.n_levels + 1))
-        else:
-            _validate_type(self.levels, (list, tuple), "levels", "list of int or None")
-            levels = [int(level) for level in self.levels]
-            bad = [level for level in levels if not 1 <= level <= self.n_levels]
-            if bad or not levels:
-                raise ValueError(
-                    f"levels must be a non-empty list of levels between 1 and "
-                    f"{self.n_levels}, got {self.levels}."
-                )
-        X = self._check_tokens(X, fitted=False)
-        self.levels_ = levels
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def _check_tokens(self, X, fitted: bool) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(
-                f"X must be 2-D (n_epochs, n_tokens), got shape {X.shape}."
-            )
-        if X.dtype.kind == "f" and np.all(np.isfinite(X)) and np.all(X == np.round(X)):
-            X = X.astype(np.int64)
-        if X.dtype.kind not in "iu":
-            raise ValueError(f"X must hold integer token indices, got dtype {X.dtype}.")
-        per_patch = self.n_scales * self.n_levels
-        if X.shape[1] % per_patch:
-            raise ValueError(
-                f"X has {X.shape[1]} columns, not a multiple of n_scales x n_levels "
-                f"= {per_patch}: is it the output of NeuroRVQTokenizer with "
-                f"n_scales={self.n_scales} and n_levels={self.n_levels}?"
-            )
-        if fitted and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but TokenHistogram is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        if X.size and (X.min() < 0 or X.max() >= self.n_codes):
-            raise ValueError(
-                f"Token indices must lie in [0, {self.n_codes}) (n_codes), got values "
-                f"from {X.min()} to {X.max()}."
-            )
-        return X
-
-    def transform(self, X):
-        """Count the tokens.
-
-        Parameters
-        ----------
-        X : array-like of int, shape (n_epochs, n_tokens)
-            Token indices from :meth:`NeuroRVQTokenizer.transform`.
-
-        Returns
-        -------
-        X_new : ndarray of float32, shape (n_epochs, n_scales * len(``levels_``) * n_codes)
-            For each scale, level and code, the fraction of tokens equal to
-            the code.
-        """  # noqa: E501
-        check_is_fitted(self)
-        X = self._check_tokens(X, fitted=True)
-        n_epochs = len(X)
-        tokens = X.reshape(n_epochs, -1, self.n_scales, self.n_levels)
-        tokens = tokens[..., [level - 1 for level in self.levels_]]
-        n_positions = tokens.shape[1]
-        n_blocks = self.n_scales * len(self.levels_)
-        tokens = tokens.reshape(n_epochs, n_positions, n_blocks)
-        offsets = np.arange(n_blocks) * self.n_codes
-        rows = np.arange(n_epochs)[:, None, None] * (n_blocks * self.n_codes)
-        counts = np.bincount(
-            (tokens + offsets + rows).ravel(),
-            minlength=n_epochs * n_blocks * self.n_codes,
-        )
-        counts = counts.reshape(n_epochs, n_blocks * self.n_codes)
-        return (counts / n_positions).astype(np.float32)
-
-    def get_feature_names_out(self, input_features=None):
-        """Name the columns ``"tokenhistogram_s{scale}_q{level}_k{code}"``.
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            The column names.
-        """
-        check_is_fitted(self)
-        names = [
-            f"tokenhistogram_s{s}_q{q}_k{k}"
-            for s in range(1, self.n_scales + 1)
-            for q in self.levels_
-            for k in range(self.n_codes)
         ]
         return np.asarray(names, dtype=object)

@@ -4,16 +4,16 @@ The published files (``NeuroRVQ_EEG_tokenizer_v1.pt``,
 ``NeuroRVQ_EEG_foundation_model_v1.pt``) are plain ``torch.save(state_dict)``
 files whose keys are exactly those of :class:`NeuroRVQTokenizerModel` and of
 :class:`NeuroRVQFoundation` built with ``pretraining=True``, so no key
-conversion is needed. Loading is strict: a missing, unexpected or mis-shaped
-key is an error that names it.
+conversion is needed. ``.safetensors`` files and pretrained folders
+(``model.safetensors`` + ``config.json``, :mod:`mne_neurorvq.nn.hub`) are read
+too, in this layout or braindecode's. Loading is strict: a missing,
+unexpected or mis-shaped key is an error that names it.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +22,12 @@ from mne.utils import logger
 
 from .config import MODALITIES, FoundationConfig, TokenizerConfig
 from .foundation import NeuroRVQFoundation
+from .hub import (  # noqa: F401 (published_state_dict, save_checkpoint: API)
+    is_safetensors_source,
+    published_state_dict,
+    read_pretrained,
+    save_checkpoint,
+)
 from .tokenizer import NeuroRVQTokenizerModel
 
 #: Keys of the foundation checkpoint used only by masked-token pre-training.
@@ -51,7 +57,9 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     ----------
     source : str | Path | Mapping
         A published name (see :data:`mne_neurorvq.weights.PUBLISHED_WEIGHTS`),
-        a ``.pt`` file written by ``torch.save(state_dict)``, or a state dict.
+        a ``.pt`` file written by ``torch.save(state_dict)``, a
+        ``.safetensors`` file or a folder holding ``model.safetensors`` (this
+        package's key layout or braindecode's), or a state dict.
 
     Returns
     -------
@@ -63,8 +71,24 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     >>> state["quantize_1.layers.0.embedding.weight"].shape  # doctest: +SKIP
     torch.Size([8192, 128])
     """
+    return read_checkpoint(source)[0]
+
+
+def read_checkpoint(source) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """Read a state dict (see :func:`read_state_dict`) and its recorded config.
+
+    Returns
+    -------
+    state : dict of str to Tensor
+    recorded : dict | None
+        The ``config.json`` of a safetensors source (model type, modality,
+        configuration...); None for ``.pt`` files and state dicts.
+    """
+    recorded = None
     if isinstance(source, Mapping):
         state = dict(source)
+    elif is_safetensors_source(source):
+        state, recorded = read_pretrained(source)
     else:
         from ..weights import PUBLISHED_WEIGHTS, fetch_weights
 
@@ -93,7 +117,26 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
             "A state dict maps keys to tensors; these keys hold other objects: "
             + ", ".join(f"{k!r} ({type(state[k]).__name__})" for k in bad[:10])
         )
-    return state
+    return state, recorded
+
+
+def _recorded_config(recorded: dict | None, config_class, modality=None):
+    """The configuration a safetensors source recorded (None if none)."""
+    if not recorded or "config" not in recorded:
+        return None
+    values = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in recorded["config"].items()
+    }
+    try:
+        config = config_class.from_dict(values)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"The checkpoint's config.json does not describe a {config_class.__name__}"
+            f" ({recorded.get('model_type', 'no model_type')}): {err}"
+        ) from None
+    check_modality(config, modality)
+    return config
 
 
 def _load_file(path: Path):
@@ -161,11 +204,25 @@ def _modality_of(n_electrodes: int, kernels: dict) -> str:
     """The modality whose channel vocabulary has ``n_electrodes`` names.
 
     The vocabulary sizes of the presets differ (EEG 104, ECG 15, EMG 16,
-    PPG 1), so the rows of ``pos_embed`` name the modality; the kernels read
-    from the file are kept as they are.
+    PPG 1), so the rows of ``pos_embed`` name the modality; the convolution
+    kernels read from the file must then be the modality's (its first
+    ``n_scales`` kernels). The levels are not checked: they are a free choice
+    of each trained model (the presets' 8, or 16 for EMG, are the published
+    models').
     """
     for name, preset in MODALITIES.items():
         if preset.vocabulary_size == n_electrodes:
+            n_scales = len(kernels["stage1_kernels"])
+            expected = {
+                "stage1_kernels": tuple(preset.stage1_kernels[:n_scales]),
+                "stage2_kernels": tuple(preset.stage2_kernels[:n_scales]),
+            }
+            if expected != kernels:
+                raise CheckpointError(
+                    f"The checkpoint's pos_embed has {n_electrodes + 1} rows (the "
+                    f"{name.upper()} channel vocabulary), but its conv kernels "
+                    f"{kernels} are not {name.upper()}'s {expected}"
+                )
             return name
     known = ", ".join(
         f"{name} {preset.vocabulary_size + 1}" for name, preset in MODALITIES.items()
@@ -349,7 +406,9 @@ def load_tokenizer_state_dict(
     >>> len(load_tokenizer_state_dict(state)) == len(state)
     True
     """
-    state = read_state_dict(source)
+    state, recorded = read_checkpoint(source)
+    if config is None:
+        config = _recorded_config(recorded, TokenizerConfig, modality)
     if config is None:
         config = infer_tokenizer_config(state, modality)
     else:
@@ -377,7 +436,9 @@ def load_foundation_state_dict(
     >>> "mask_token" in state
     True
     """
-    state = read_state_dict(source)
+    state, recorded = read_checkpoint(source)
+    if config is None:
+        config = _recorded_config(recorded, FoundationConfig)
     config = infer_foundation_config(state) if config is None else config
     pretraining_keys = [k for k in state if PRETRAINING_KEY_PATTERN.match(k)]
     if not pretraining and pretraining_keys:
@@ -439,7 +500,9 @@ def load_tokenizer(
     True
     """
     from_file = not isinstance(source, Mapping)
-    state = read_state_dict(source)
+    state, recorded = read_checkpoint(source)
+    if config is None:
+        config = _recorded_config(recorded, TokenizerConfig, modality)
     if config is None:
         config = infer_tokenizer_config(state, modality)
     state = load_tokenizer_state_dict(state, config, modality)
@@ -480,7 +543,9 @@ def load_foundation(
     >>> load_foundation(state, n_outputs=2).head
     Linear(in_features=800, out_features=2, bias=True)
     """
-    state = read_state_dict(source)
+    state, recorded = read_checkpoint(source)
+    if config is None:
+        config = _recorded_config(recorded, FoundationConfig)
     config = infer_foundation_config(state) if config is None else config
     state = load_foundation_state_dict(state, config, pretraining=pretraining)
     model = NeuroRVQFoundation(config=config, pretraining=pretraining, **module_kwargs)
@@ -495,63 +560,3 @@ def load_foundation(
             f"missing {leftover}, unexpected {result.unexpected_keys}"
         )
     return model.to(device).eval()
-
-
-def published_state_dict(model) -> dict[str, torch.Tensor]:
-    """State dict of ``model`` in the published layout (CPU tensors).
-
-    For a foundation model the fresh classification parts (``fc_norm``,
-    ``head``) are left out, so the result has exactly the published file's keys.
-
-    Examples
-    --------
-    >>> from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
-    >>> model = NeuroRVQFoundation(n_outputs=2, config=FoundationConfig.tiny())
-    >>> "head.weight" in model.state_dict()
-    True
-    >>> "head.weight" in published_state_dict(model)
-    False
-    """
-    state = model.state_dict()
-    if isinstance(model, NeuroRVQFoundation):
-        state = {k: v for k, v in state.items() if not CLASSIFIER_KEY_PATTERN.match(k)}
-    return {k: v.detach().cpu() for k, v in state.items()}
-
-
-def save_checkpoint(model_or_state, path) -> Path:
-    """Write a checkpoint in the published layout, atomically.
-
-    Parameters
-    ----------
-    model_or_state : nn.Module | Mapping
-        A NeuroRVQ module (see :func:`published_state_dict`) or a state dict.
-    path : str | Path
-        Destination; written to a temporary file in the same folder first, then
-        renamed, so an interrupted save never leaves a truncated file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from mne_neurorvq.nn import NeuroRVQTokenizerModel, TokenizerConfig
-    >>> model = NeuroRVQTokenizerModel(TokenizerConfig.tiny())
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = save_checkpoint(model, Path(folder) / "tokenizer.pt")
-    ...     load_tokenizer(path).config == model.config
-    True
-    """
-    if isinstance(model_or_state, torch.nn.Module):
-        state = published_state_dict(model_or_state)
-    else:
-        state = dict(model_or_state)
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path

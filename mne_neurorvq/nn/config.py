@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..modalities import MODALITIES, Modality
+
 #: Kernel widths of the two convolution stages of the four temporal branches
 #: (patch embedding): branch s uses ``STAGE1_KERNELS[s]`` then ``STAGE2_KERNELS[s]``.
 STAGE1_KERNELS = (21, 15, 9, 5)
@@ -13,78 +15,9 @@ STAGE2_KERNELS = (9, 7, 5, 3)
 POOL_WIDTHS = (2, 4)
 
 
-@dataclass(frozen=True)
-class ModalityPreset:
-    """What the authors' code fixes for one signal modality.
-
-    The four published tokenizers (EEG, ECG, PPG, EMG) share one architecture;
-    they differ in the values below, hard-coded in each modality's model code
-    and flags (``upstream-parity-multimodal/README.md``). Every convolution is
-    padded by ``kernel // 2`` samples on each side: EMG's even kernels (8, 4)
-    lengthen the sequence by one sample, which the following average pool
-    drops (``nn.AvgPool2d`` floors, as
-    ``mne_neurorvq.nn.temporal_conv.average_pool_time`` does).
-
-    Attributes
-    ----------
-    name : str
-        ``"eeg"``, ``"ecg"``, ``"ppg"`` or ``"emg"``.
-    sfreq : float
-        Sampling rate of the model input in Hz.
-    patch_size : int
-        Samples per patch (P; also the model width D with 8 conv channels).
-    n_patches : int
-        Rows of the temporal embedding: the most tokens per sample.
-    n_levels : int
-        Residual quantiser levels per scale (16 for EMG).
-    stage1_kernels, stage2_kernels : tuple of int
-        Kernel widths of the two convolutions of the four temporal branches.
-    vocabulary_size : int
-        Channel names of the modality (``pos_embed`` has one row more); the
-        names are in :data:`mne_neurorvq.channels.MODALITY_VOCABULARIES`.
-
-    Examples
-    --------
-    >>> from mne_neurorvq.nn.config import MODALITIES
-    >>> MODALITIES["emg"].n_levels, MODALITIES["emg"].stage1_paddings
-    (16, (25, 8, 4, 2))
-    """
-
-    name: str
-    sfreq: float
-    patch_size: int
-    n_patches: int
-    n_levels: int
-    stage1_kernels: tuple[int, ...]
-    stage2_kernels: tuple[int, ...]
-    vocabulary_size: int
-
-    @property
-    def stage1_paddings(self) -> tuple[int, ...]:
-        """Paddings of the first convolutions (``kernel // 2``)."""
-        return tuple(k // 2 for k in self.stage1_kernels)
-
-    @property
-    def stage2_paddings(self) -> tuple[int, ...]:
-        """Paddings of the second convolutions (``kernel // 2``)."""
-        return tuple(k // 2 for k in self.stage2_kernels)
-
-    @property
-    def patch_seconds(self) -> float:
-        """Duration of one patch in seconds."""
-        return self.patch_size / self.sfreq
-
-
-#: The modality presets, by name (``upstream-parity-multimodal/README.md``).
-MODALITIES: dict[str, ModalityPreset] = {
-    preset.name: preset
-    for preset in (
-        ModalityPreset("eeg", 200.0, 200, 256, 8, STAGE1_KERNELS, STAGE2_KERNELS, 104),
-        ModalityPreset("ecg", 200.0, 40, 600, 8, STAGE1_KERNELS, STAGE2_KERNELS, 15),
-        ModalityPreset("ppg", 100.0, 80, 12, 8, (41, 31, 17, 9), (17, 13, 9, 5), 1),
-        ModalityPreset("emg", 1000.0, 200, 256, 16, (51, 17, 8, 5), (25, 9, 4, 3), 16),
-    )
-}
+#: The modality records (:mod:`mne_neurorvq.modalities`): one per modality,
+#: read by the configurations below (``ModalityPreset`` is the record's class).
+ModalityPreset = Modality
 
 
 def _check_modality(modality) -> ModalityPreset:

@@ -8,12 +8,13 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .config import FoundationConfig
+from .hub import PretrainedMixin
 from .temporal_conv import MultiScaleTemporalConv
 from .tokenizer import as_patches
 from .transformer import TokenTransformer, as_index_tensor, token_indices
 
 
-class NeuroRVQFoundation(TokenTransformer):
+class NeuroRVQFoundation(PretrainedMixin, TokenTransformer):
     """NeuroRVQ foundation model: embeddings, fine-tuning and masked-token pre-training.
 
     Follows braindecode's ``EEGModuleMixin`` signature, so that

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..modalities import MODALITIES, FieldView
 from .config import TokenizerConfig
 from .fourier import (
     fourier_targets,
@@ -15,6 +16,7 @@ from .fourier import (
     reconstruct_signal,
     standardize_per_sample,
 )
+from .hub import PretrainedMixin
 from .quantizer import QuantizerOutput, ResidualVQ
 from .temporal_conv import MultiScaleTemporalConv
 from .transformer import TokenTransformer, as_index_tensor, token_indices
@@ -25,17 +27,10 @@ from .transformer import TokenTransformer, as_index_tensor, token_indices
 #: original signal. Measured as the median over EEGMAT Subject00-23 (4 s
 #: windows, 0.5-45 Hz band-pass, 19 channels) with
 #: ``performance/amplitude_stats.py``.
-DEFAULT_AMPLITUDE_STATS = (2.60, 1.52)
-#: The same statistics per modality (used when decoding tokens alone). ECG:
-#: the ECG lead of EEGMAT Subject00-23 (mV, 200 Hz, 4 s windows of 0.2 s
-#: patches, unfiltered). PPG and EMG: ASSUMED, the synthetic inputs of the
-#: multimodal parity fixture (no real recordings were available).
-AMPLITUDE_STATS = {
-    "eeg": DEFAULT_AMPLITUDE_STATS,
-    "ecg": (0.20, 0.30),
-    "ppg": (0.35, 0.58),
-    "emg": (0.40, 0.37),
-}
+DEFAULT_AMPLITUDE_STATS = MODALITIES["eeg"].amplitude_stats
+#: The same statistics per modality (used when decoding tokens alone), read
+#: from the modality records (:mod:`mne_neurorvq.modalities`).
+AMPLITUDE_STATS = FieldView("amplitude_stats")
 
 
 def as_patches(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -202,7 +197,7 @@ def _head(in_dim: int, hidden: int, out_dim: int, act: type, out_tanh: bool):
     return nn.Sequential(*layers)
 
 
-class NeuroRVQTokenizerModel(nn.Module):
+class NeuroRVQTokenizerModel(PretrainedMixin, nn.Module):
     """The NeuroRVQ tokenizer as a torch module.
 
     Its state dict has the key layout of the published

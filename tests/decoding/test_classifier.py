@@ -211,8 +211,10 @@ def test_bad_input_is_explained(eegmat):
     with pytest.raises(ValueError, match="precision"):
         _tiny(precision="fp8").fit(epochs, y)
     fitted = _tiny(max_epochs=1).fit(epochs, y)
-    with pytest.raises(ValueError, match="other channels"):
+    with pytest.raises(ValueError, match="expecting 21 features"):
         fitted.predict(epochs.copy().drop_channels(["EEG Cz"]))
+    with pytest.raises(ValueError, match="other channels"):
+        fitted.predict(epochs.copy().rename_channels({"EEG Cz": "Cz"}))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert fitted.predict(epochs[:2]).shape == (2,)

@@ -6,6 +6,7 @@ import mne
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
@@ -198,11 +199,14 @@ def test_token_histogram():
         ({}, np.full((2, 8), 0.5), "integer token indices"),
         ({"levels": [3]}, np.zeros((2, 8), int), "between 1 and 2"),
         ({"n_codes": 0}, np.zeros((2, 8), int), "n_codes must be a positive"),
+        ({}, np.zeros((2, 0), int), "0 feature.*no tokens"),
+        ({}, np.zeros((0, 8), int), "0 sample.*no epochs"),
+        ({}, sparse.csr_matrix(np.zeros((2, 8), int)), "Sparse input"),
     ],
 )
 def test_token_histogram_errors(params, tokens, match):
     histogram = TokenHistogram(**{"n_codes": 8, "n_scales": 2, "n_levels": 2, **params})
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         histogram.fit(tokens)
 
 
