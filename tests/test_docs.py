@@ -35,6 +35,7 @@ MODULES_WITH_ALL = (
     "mne_neurorvq.training",
     "mne_neurorvq.benchmark",
     "mne_neurorvq.corpus",
+    "mne_neurorvq.modalities",
 )
 
 

@@ -106,6 +106,16 @@ def read_pretrained(source) -> tuple[dict, dict | None]:
         The tensors, renamed from braindecode's layout when needed.
     config : dict | None
         The content of ``config.json``, None when there is none.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_safetensors({"w": torch.ones(2)}, f"{folder}/m.safetensors",
+    ...                              config={"kind": "demo"})
+    ...     state, config = read_pretrained(path)
+    >>> state["w"].tolist(), config
+    ([1.0, 1.0], {'kind': 'demo'})
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -139,6 +149,14 @@ def write_safetensors(state: Mapping[str, torch.Tensor], path, config=None) -> P
 
     ``config`` (a JSON-able dict) is stored in the file's metadata too, so a
     lone file knows what it holds.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_safetensors({"w": torch.zeros(3)}, f"{folder}/m.safetensors")
+    ...     path.name
+    'm.safetensors'
     """
     from safetensors.torch import save_file
 
@@ -244,6 +262,16 @@ def from_pretrained(folder, device="cpu", **module_kwargs):
     The class comes from ``config.json``'s ``model_type``; without a config,
     use :func:`mne_neurorvq.nn.load_tokenizer` or
     :func:`mne_neurorvq.nn.load_foundation`, which infer it from the shapes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from mne_neurorvq.nn import NeuroRVQFoundation, FoundationConfig
+    >>> model = NeuroRVQFoundation(config=FoundationConfig.tiny())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_pretrained(model, folder, layout="braindecode")
+    ...     type(from_pretrained(folder)).__name__
+    'NeuroRVQFoundation'
     """
     from .checkpoints import CheckpointError, load_foundation, load_tokenizer
 
