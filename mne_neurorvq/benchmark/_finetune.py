@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decoding._base import _match_input, _read_input
+from ..decoding._input import match_input, read_input
 from ..decoding.classifier import NeuroRVQClassifier
 from ..preprocessing import PATCH_SIZE, prepare_array
 from .protocol import SFREQ
@@ -24,13 +24,21 @@ class StoreClassifier(NeuroRVQClassifier):
     else (Epochs, arrays) is read as by the parent class.
     """
 
+    def _labels(self, X, y) -> np.ndarray:
+        if not isinstance(X, TrialDataset):
+            return super()._labels(X, y)
+        y = np.asarray(X.labels if y is None else y)
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} labels but X has {len(X)} trials.")
+        return y
+
     def _prepare_X(self, X, fitting: bool):
         if not isinstance(X, TrialDataset):
             return super()._prepare_X(X, fitting)
         probe = np.zeros((1, len(X.ch_names), PATCH_SIZE), dtype=np.float32)
-        inp = _read_input(probe, X.ch_names, SFREQ, "V")
+        inp = read_input(probe, X.ch_names, SFREQ, "V")
         if fitting:
-            match, self.picks_ = _match_input(inp, self.on_unknown)
+            match, self.picks_ = match_input(inp, self.on_unknown)
             self.input_ch_names_ = list(inp.ch_names)
             self.ch_names_ = list(match.ch_names)
             self.input_chans_ = np.array(match.vocab_idx, dtype=np.int64)

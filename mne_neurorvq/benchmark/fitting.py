@@ -149,8 +149,8 @@ def _fit_finetune(weights, train, test, settings, seed):
     base = build_model("neurorvq_finetune", weights, settings, seed, SFREQ)
     model = StoreClassifier(**base.get_params(), **_loader_options())
     model.fit(train, train.labels)
-    # a Dataset is predicted as given: prepare it as the training trials were
-    return np.asarray(model.predict(model._prepare_X(test, fitting=False)))
+    # the test trials are prepared as the training trials were (_prepare_X)
+    return np.asarray(model.predict(test))
 
 
 def _fit_in_memory(name, train, test, settings, seed):

@@ -250,6 +250,21 @@ class NeuroRVQClassifier(EEGClassifier):
             check_fitted_channels(inp, self)
         return inp
 
+    def _labels(self, X, y) -> np.ndarray:
+        """The labels of ``X``: ``y``, or the targets of a braindecode dataset."""
+        inp = read_input(X, self.ch_names, self.sfreq, self.units)
+        if y is None:
+            if inp.targets is None:
+                raise ValueError(
+                    "NeuroRVQClassifier needs labels y to fit: pass y, or a "
+                    "braindecode dataset whose windows have targets."
+                )
+            y = inp.targets
+        y = np.asarray(y)
+        if inp.n_epochs is not None and len(y) != inp.n_epochs:
+            raise ValueError(f"y has {len(y)} labels but X has {inp.n_epochs} epochs.")
+        return y
+
     def _prepare_X(self, X, fitting: bool) -> np.ndarray:
         """Read ``X``, match its channels, return model input (float32 uV, 200 Hz)."""
         return self._prepare(self._read(X, fitting), fitting)
@@ -381,17 +396,7 @@ class NeuroRVQClassifier(EEGClassifier):
         self : NeuroRVQClassifier
         """
         self._check_params()
-        inp = read_input(X, self.ch_names, self.sfreq, self.units)
-        if y is None:
-            if inp.targets is None:
-                raise ValueError(
-                    "NeuroRVQClassifier needs labels y to fit: pass y, or a "
-                    "braindecode dataset whose windows have targets."
-                )
-            y = inp.targets
-        y = np.asarray(y)
-        if inp.n_epochs is not None and len(y) != inp.n_epochs:
-            raise ValueError(f"y has {len(y)} labels but X has {inp.n_epochs} epochs.")
+        y = self._labels(X, y)
         self.label_classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.label_classes_) < 2:
             raise ValueError(
@@ -405,7 +410,7 @@ class NeuroRVQClassifier(EEGClassifier):
         )
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_)
-        data = self._prepare(self._read(X, fitting=True), fitting=True)
+        data = self._prepare_X(X, fitting=True)
         if self.random_state is not None:
             torch.manual_seed(int(self.random_state))
         with self._skorch_device():
