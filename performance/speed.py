@@ -311,7 +311,7 @@ def _hardware(args):
 
     from mne_neurorvq.nn._tuning import cpu_description
 
-    cpu = cpu_description(args.threads)
+    cpu = cpu_description()
     isa = [flag for flag, present in cpu["isa"].items() if present]
     info = {
         "cpu": cpu["model"],

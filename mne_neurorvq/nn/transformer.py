@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._chunks import inference_chunks
-from ._tuning import cpu_tuning
+from ._tuning import CANDIDATES, autocast_tag
 from .config import _BaseConfig
 
 
@@ -274,7 +274,7 @@ class TokenTransformer(nn.Module):
         once over all of them; in CPU inference (no gradient) the stacked
         sequences go through the blocks in chunks (every sequence is computed
         on its own; chunks keep the intermediates of large batches in cache)
-        of ``cpu_tuning().sequences``, derived from the CPU's cache
+        of the size measured fastest on this machine for this shape
         (``mne_neurorvq.nn._tuning``).
 
         Parameters
@@ -309,9 +309,31 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
-        chunks = inference_chunks(x, cpu_tuning().sequences)
+        chunks = inference_chunks(
+            x, "sequences", self._block_shape(x), self._block_timer(x)
+        )
         x = torch.cat([self._apply_blocks(part) for part in chunks])
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
+
+    def _block_shape(self, x: torch.Tensor) -> str:
+        """What the speed of a chunk through the blocks depends on."""
+        attn, mlp = self.blocks[0].attn, self.blocks[0].mlp
+        return (
+            f"{x.shape[1]} tokens x {x.shape[2]}, {attn.num_heads} heads, "
+            f"mlp {mlp.fc1.out_features}, {x.dtype}, {autocast_tag()}"
+        )
+
+    def _block_timer(self, x: torch.Tensor):
+        """Runs the first block over the same sequences in chunks of a size."""
+        block = self.blocks[0]
+
+        def run(size: int):
+            work = max(CANDIDATES["sequences"])
+            sample = x[torch.arange(work, device=x.device) % x.shape[0]]
+            for part in sample.split(size):
+                block(part)
+
+        return run
 
     def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
