@@ -112,6 +112,10 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend over the token axis of ``x`` (B, T, D)."""
+        return self.proj(self.heads(x))
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention of every head before ``proj``, (B, T, D)."""
         batch, n_tokens, dim = x.shape
         bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
@@ -125,7 +129,7 @@ class Attention(nn.Module):
             dropout_p=self.attn_drop if self.training else 0.0,
             scale=self.head_dim**-0.5,
         )
-        return self.proj(out.transpose(1, 2).reshape(batch, n_tokens, dim))
+        return out.transpose(1, 2).reshape(batch, n_tokens, dim)
 
 
 class Mlp(nn.Module):
@@ -178,6 +182,34 @@ class Block(nn.Module):
         if self.gamma_2 is not None:
             mlp = self.gamma_2 * mlp
         return x + self.drop_path(mlp)
+
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference in place: apply the block to ``x`` (B, T, D), overwriting it.
+
+        The same computation as :meth:`forward` (eval mode, no gradient, no
+        autocast), with fewer passes over memory: the layer scale is folded
+        into the output projections (``gamma * (W a + b) = (gamma W) a +
+        gamma b``), whose products are accumulated into ``x`` by the matrix
+        multiply itself (``addmm_``), and GELU runs in place. Equal to
+        :meth:`forward` up to float rounding.
+        """
+        batch, n_tokens, dim = x.shape
+        rows = x.view(-1, dim)
+        heads = self.attn.heads(self.norm1(x)).view(-1, dim)
+        weight, bias = _scaled(self.attn.proj, self.gamma_1)
+        rows.addmm_(heads, weight.t()).add_(bias)
+        hidden = F.linear(self.norm2(x), self.mlp.fc1.weight, self.mlp.fc1.bias)
+        hidden = torch.ops.aten.gelu_(hidden.view(-1, hidden.shape[-1]))
+        weight, bias = _scaled(self.mlp.fc2, self.gamma_2)
+        rows.addmm_(hidden, weight.t()).add_(bias)
+        return x
+
+
+def _scaled(linear: nn.Linear, gamma: torch.Tensor | None):
+    """Weight and bias of ``linear`` times the layer scale ``gamma``."""
+    if gamma is None:
+        return linear.weight, linear.bias
+    return gamma.unsqueeze(1) * linear.weight, gamma * linear.bias
 
 
 class TokenTransformer(nn.Module):
@@ -312,7 +344,9 @@ class TokenTransformer(nn.Module):
         chunks = inference_chunks(
             x, "sequences", self._block_shape(x), self._block_timer(x)
         )
-        x = torch.cat([self._apply_blocks(part) for part in chunks])
+        outputs = [self._apply_blocks(part) for part in chunks]
+        if not _in_place_inference(self, x):
+            x = torch.cat(outputs)  # else the chunks were computed in place
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
 
     def _block_shape(self, x: torch.Tensor) -> str:
@@ -336,9 +370,29 @@ class TokenTransformer(nn.Module):
         return run
 
     def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        if _in_place_inference(self, x):
+            # x is this module's own intermediate (run_blocks made it)
+            for block in self.blocks:
+                x = block.forward_(x)
+            return x
         for block in self.blocks:
             x = block(x)
         return x
+
+
+def _in_place_inference(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the blocks may run in place on ``x`` (:meth:`Block.forward_`).
+
+    Eval mode, no gradient, no autocast, contiguous ``x`` in the weights'
+    dtype.
+    """
+    return (
+        not module.training
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled(x.device.type)
+        and x.is_contiguous()
+        and x.dtype == module.cls_token.dtype
+    )
 
 
 def _trunc_normal(shape, std, generator):
