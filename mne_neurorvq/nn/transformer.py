@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._chunks import inference_chunks
+from ._compile import compiled_blocks
 from ._tuning import CANDIDATES, autocast_tag
 from .config import _BaseConfig
 
@@ -345,7 +346,7 @@ class TokenTransformer(nn.Module):
             x, "sequences", self._block_shape(x), self._block_timer(x)
         )
         outputs = [self._apply_blocks(part) for part in chunks]
-        if not _in_place_inference(self, x):
+        if any(out is not part for out, part in zip(outputs, chunks, strict=True)):
             x = torch.cat(outputs)  # else the chunks were computed in place
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
 
@@ -370,6 +371,11 @@ class TokenTransformer(nn.Module):
         return run
 
     def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        compiled = compiled_blocks(self, self.blocks)  # opt-in, see _compile
+        if compiled is not None:
+            out = compiled(x)
+            if out is not None:  # None: the compiler failed (warned once)
+                return out
         if _in_place_inference(self, x):
             # x is this module's own intermediate (run_blocks made it)
             for block in self.blocks:
