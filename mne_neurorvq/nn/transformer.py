@@ -191,18 +191,19 @@ class Block(nn.Module):
         autocast), with fewer passes over memory: the layer scale is folded
         into the output projections (``gamma * (W a + b) = (gamma W) a +
         gamma b``), whose products are accumulated into ``x`` by the matrix
-        multiply itself (``addmm_``), and GELU runs in place. Equal to
+        multiply itself (``addmm`` into ``x``), and GELU runs in place. Equal to
         :meth:`forward` up to float rounding.
         """
         batch, n_tokens, dim = x.shape
         rows = x.view(-1, dim)
         heads = self.attn.heads(self.norm1(x)).view(-1, dim)
         weight, bias = _scaled(self.attn.proj, self.gamma_1)
-        rows.addmm_(heads, weight.t()).add_(bias)
+        # out= (not addmm_) so that FLOP counters see the product
+        torch.addmm(rows, heads, weight.t(), out=rows).add_(bias)
         hidden = F.linear(self.norm2(x), self.mlp.fc1.weight, self.mlp.fc1.bias)
         hidden = torch.ops.aten.gelu_(hidden.view(-1, hidden.shape[-1]))
         weight, bias = _scaled(self.mlp.fc2, self.gamma_2)
-        rows.addmm_(hidden, weight.t()).add_(bias)
+        torch.addmm(rows, hidden, weight.t(), out=rows).add_(bias)
         return x
 
 
@@ -365,8 +366,9 @@ class TokenTransformer(nn.Module):
         def run(size: int):
             work = max(CANDIDATES["sequences"])
             sample = x[torch.arange(work, device=x.device) % x.shape[0]]
+            in_place = _in_place_inference(self, sample)  # as _apply_blocks
             for part in sample.split(size):
-                block(part)
+                block.forward_(part) if in_place else block(part)
 
         return run
 
