@@ -361,11 +361,9 @@ def _default_precisions(device):
     """
     if device != "cpu":
         return ["fp32", "bf16"]
-    from mne_neurorvq.nn._tuning import NATIVE_BF16_FLAGS, cpu_description
+    from mne_neurorvq.nn._tuning import native_bf16
 
-    isa = cpu_description()["isa"]
-    native = any(isa[flag] for flag in NATIVE_BF16_FLAGS)
-    return ["fp32", "bf16"] if native else ["fp32"]
+    return ["fp32", "bf16"] if native_bf16("cpu") else ["fp32"]
 
 
 def _fresh_tuning(folder):

@@ -46,8 +46,10 @@ CANDIDATES = {
     "samples": (1, 2, 4, 8),
     "search_block": (2**18, 2**20, 2**22, 2**24),
 }
-#: Rounds of timing (every candidate once per round; the best time counts).
+#: Rounds of timing (the best time counts).
 ROUNDS = 2
+#: Candidates slower than this factor times the fastest are not timed again.
+CONTENDERS = 1.25
 _FORMAT = 1
 
 #: Decisions of this process: (machine key, setting, shape) -> record.
@@ -151,7 +153,11 @@ def _write(path: Path, machine: str, key: str, record: dict) -> None:
 def time_candidates(
     candidates: Sequence[int], run: Callable[[int], object], rounds: int = ROUNDS
 ) -> dict[int, float]:
-    """Best seconds of ``run(candidate)`` over ``rounds`` interleaved rounds.
+    """Best seconds of ``run(candidate)`` over up to ``rounds`` rounds.
+
+    The first round times every candidate; the later ones only those within
+    :data:`CONTENDERS` of the fastest so far (the others keep their time),
+    so a clear loser costs one run.
 
     Examples
     --------
@@ -160,11 +166,14 @@ def time_candidates(
     [1, 2]
     """
     best = {candidate: float("inf") for candidate in candidates}
+    timed = list(candidates)
     for _ in range(rounds):
-        for candidate in candidates:
+        for candidate in timed:
             start = time.perf_counter()
             run(candidate)
             best[candidate] = min(best[candidate], time.perf_counter() - start)
+        leader = min(best.values())
+        timed = [c for c in candidates if best[c] <= CONTENDERS * leader]
     return best
 
 
