@@ -216,6 +216,12 @@ def tuned(name: str, shape: str, run: Callable[[int], object]) -> int:
         path = tuning_file()
         decision = _read(path).get(machine, {}).get(key)
         if not _valid(decision, name):
+            from mne.utils import logger
+
+            logger.info(
+                f"Timing CPU setting {name!r} for {shape} (once on this "
+                f"machine; kept in {path})"
+            )
             seconds = time_candidates(CANDIDATES[name], run)
             decision = {
                 "value": min(seconds, key=seconds.__getitem__),
