@@ -11,7 +11,8 @@ and embeddings agree to float rounding.
 
 The first time a setting is needed for a shape (a model width, a sequence
 length, a codebook), a few candidate values are timed on that shape, each
-doing the same work (about a second in all on 2 cores), and the fastest is
+doing the same work (about 100 GFLOP in all for the published model),
+and the fastest is
 kept: in memory, and on disk in ``cpu-tuning.json`` of the package's cache
 folder (``MNE_NEURORVQ_CACHE``, else the OS cache folder ``mne-neurorvq``),
 per CPU model, thread count and torch version, so that later processes on
