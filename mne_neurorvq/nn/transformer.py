@@ -121,12 +121,14 @@ class Attention(nn.Module):
         bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         qkv = qkv.reshape(batch, n_tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = qkv.unbind(2)  # (B, T, H, head_dim) each
         q, k = self.q_norm(q), self.k_norm(k)
+        # heads as views (B, H, T, head_dim) of token-major tensors: SDPA's
+        # output follows the query's layout, so the reshape below is free
         out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
             dropout_p=self.attn_drop if self.training else 0.0,
             scale=self.head_dim**-0.5,
         )
