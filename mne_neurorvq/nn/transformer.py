@@ -189,31 +189,20 @@ class Block(nn.Module):
     def forward_(self, x: torch.Tensor) -> torch.Tensor:
         """Inference in place: apply the block to ``x`` (B, T, D), overwriting it.
 
-        The same computation as :meth:`forward` (eval mode, no gradient, no
-        autocast), with fewer passes over memory: the layer scale is folded
-        into the output projections (``gamma * (W a + b) = (gamma W) a +
-        gamma b``), whose products are accumulated into ``x`` by the matrix
-        multiply itself (``addmm`` into ``x``), and GELU runs in place. Equal to
-        :meth:`forward` up to float rounding.
+        Bit-identical to :meth:`forward` (eval mode, no gradient, no
+        autocast): the same products, with the layer scale, GELU and the
+        residual additions applied in place, so that no new tensor is
+        allocated for them (tokens must not depend on the gradient mode).
         """
-        batch, n_tokens, dim = x.shape
-        rows = x.view(-1, dim)
-        heads = self.attn.heads(self.norm1(x)).view(-1, dim)
-        weight, bias = _scaled(self.attn.proj, self.gamma_1)
-        # out= (not addmm_) so that FLOP counters see the product
-        torch.addmm(rows, heads, weight.t(), out=rows).add_(bias)
-        hidden = F.linear(self.norm2(x), self.mlp.fc1.weight, self.mlp.fc1.bias)
-        hidden = torch.ops.aten.gelu_(hidden.view(-1, hidden.shape[-1]))
-        weight, bias = _scaled(self.mlp.fc2, self.gamma_2)
-        torch.addmm(rows, hidden, weight.t(), out=rows).add_(bias)
-        return x
-
-
-def _scaled(linear: nn.Linear, gamma: torch.Tensor | None):
-    """Weight and bias of ``linear`` times the layer scale ``gamma``."""
-    if gamma is None:
-        return linear.weight, linear.bias
-    return gamma.unsqueeze(1) * linear.weight, gamma * linear.bias
+        attn = self.attn(self.norm1(x))
+        if self.gamma_1 is not None:
+            attn.mul_(self.gamma_1)
+        x.add_(attn)
+        hidden = self.mlp.fc1(self.norm2(x))
+        mlp = self.mlp.fc2(torch.ops.aten.gelu_(hidden))
+        if self.gamma_2 is not None:
+            mlp.mul_(self.gamma_2)
+        return x.add_(mlp)
 
 
 class TokenTransformer(nn.Module):
