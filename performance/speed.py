@@ -17,6 +17,16 @@ Usage::
     python performance/speed.py --device cuda     # on a GPU
     python performance/speed.py --quick           # batch 8 only
     python performance/speed.py --full            # also batch 64 of 19 ch x 13 s
+    python performance/speed.py --compile         # compiled blocks (inductor)
+    python performance/speed.py --reuse-tuning    # this machine's stored settings
+
+The CPU settings of inference (``mne_neurorvq.nn._tuning``) are measured
+anew by the first worker that needs them, in a folder of this run (unless
+``--reuse-tuning``); the script prints the settings used and how long each
+worker's first call took (measuring them, compiling), and the share of the
+fp32 ceiling of fp32 tokenization and embedding at batch 8 against the
+goals of issue 21. The ceiling is the higher of the matrix-multiply peaks
+measured before and after the tasks.
 
 Batch 1, 8 and 64 by default; training steps stop at batch 8. Batch 64 of the
 long input and the training steps on it run with ``--full`` only, so that the
@@ -165,6 +175,8 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
     """
     import torch
 
+    from mne_neurorvq.nn._tuning import chosen_settings
+
     device = torch.device(device_name)
     model, run = _build(task, device, precision)
     gen = torch.Generator().manual_seed(1)
@@ -172,8 +184,10 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
     base_rss = _peak_rss_mib()
     for batch in batches:
         x = (20 * torch.randn(batch, n_chans, seconds * 200, generator=gen)).to(device)
-        run(x, chans)  # warm-up
+        t0 = time.perf_counter()
+        run(x, chans)  # warm-up: measures the CPU tuning, compiles (--compile)
         _sync(device)
+        warm_up = time.perf_counter() - t0
         times, start = [], time.perf_counter()
         while not times or (time.perf_counter() - start < budget and len(times) < 20):
             t0 = time.perf_counter()
@@ -195,6 +209,8 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
                     "base_rss_mib": base_rss,
                     "peak_rss_mib": _peak_rss_mib(),
                     "peak_gpu_mib": peak_gpu,
+                    "warm_up_s": warm_up,
+                    "tuning": chosen_settings(),
                 }
             ),
             flush=True,
@@ -265,6 +281,8 @@ def _run_worker(args, task, n_chans, seconds, batches, precision, count_flops):
         str(int(count_flops)),
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if args.compile:
+        env["MNE_NEURORVQ_COMPILE"] = "inductor"
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
         raise RuntimeError(
@@ -311,14 +329,16 @@ def _hardware(args):
 
     from mne_neurorvq.nn._tuning import cpu_description
 
-    cpu = cpu_description(args.threads)
+    cpu = cpu_description()
     isa = [flag for flag, present in cpu["isa"].items() if present]
     info = {
         "cpu": cpu["model"],
         "isa": " ".join(isa) or "none of " + " ".join(cpu["isa"]),
         "aten_capability": cpu["aten_capability"],
         # run-time settings of CPU inference (mne_neurorvq.nn._tuning)
-        "cpu_tuning": " ".join(f"{k}={v}" for k, v in cpu["tuning"].items()),
+        "cpu_tuning_override": os.environ.get("MNE_NEURORVQ_CPU_TUNING", "")
+        or "none (measured on first use)",
+        "compile": os.environ.get("MNE_NEURORVQ_COMPILE", "") or "off",
         "cores": os.cpu_count(),
         "threads": args.threads,
         "torch": torch.__version__,
@@ -341,11 +361,60 @@ def _default_precisions(device):
     """
     if device != "cpu":
         return ["fp32", "bf16"]
-    from mne_neurorvq.nn._tuning import NATIVE_BF16_FLAGS, cpu_description
+    from mne_neurorvq.nn._tuning import native_bf16
 
-    isa = cpu_description()["isa"]
-    native = any(isa[flag] for flag in NATIVE_BF16_FLAGS)
-    return ["fp32", "bf16"] if native else ["fp32"]
+    return ["fp32", "bf16"] if native_bf16("cpu") else ["fp32"]
+
+
+def _fresh_tuning(folder):
+    """Workers measure their CPU settings anew (in ``folder``), not reuse them.
+
+    The first worker that needs a setting measures it and the later ones of
+    the run read it, so the run's figures come with their own tuning. The
+    compile cache stays where it persists (``--compile``).
+    """
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        from mne_neurorvq.nn._compile import _persistent_cache
+
+        _persistent_cache()
+    os.environ["MNE_NEURORVQ_CACHE"] = folder
+
+
+#: Shares of the fp32 ceiling asked of fp32 CPU inference at batch 8 (issue 21).
+GOALS = {"tokenize": 0.55, "embed": 0.60}
+
+
+def _print_tuning(tunings, rows):
+    """The CPU settings the workers used, and the warm-up (tuning, compile)."""
+    print("\nCPU tuning used (setting | shape: value (source)):")
+    for setting, value in sorted(tunings.items()):
+        print(f"  {setting}: {value}")
+    if not tunings:
+        print("  none (no chunked CPU inference in this run)")
+    warm = ", ".join(
+        f"{r['task']} {r['precision']} b{r['batch']} {r['warm_up_s']:.1f} s"
+        for r in rows
+    )
+    print(f"first call of each worker (tuning, compiling): {warm}")
+
+
+def _print_goals(rows):
+    """Share of the fp32 ceiling of fp32 tokenize/embed against the goals."""
+    lines = []
+    for row in rows:
+        goal = GOALS.get(row["task"])
+        if goal is None or row["precision"] != "fp32" or row["batch"] != 8:
+            continue
+        best = row["best_epochs_per_s"] / row["ceiling_epochs_per_s"]
+        verdict = "met" if row["fraction_of_ceiling"] >= goal else "NOT met"
+        lines.append(
+            f"  {row['task']:<9} {row['input']:<11} median "
+            f"{100 * row['fraction_of_ceiling']:3.0f} % (best {100 * best:3.0f} %)"
+            f" of the fp32 ceiling; goal >= {100 * goal:.0f} %: {verdict}"
+        )
+    if lines:
+        print("\nfp32, batch 8, against the goals of issue 21:")
+        print("\n".join(lines))
 
 
 def main(argv=None):
@@ -374,6 +443,18 @@ def main(argv=None):
         default=None,
         choices=["fp32", "bf16"],
         help="default: fp32, and bf16 on a GPU or a CPU with native bf16",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="compiled blocks (MNE_NEURORVQ_COMPILE=inductor); the warm-up "
+        "call, which compiles, is reported apart",
+    )
+    parser.add_argument(
+        "--reuse-tuning",
+        action="store_true",
+        help="reuse the CPU settings measured before on this machine "
+        "(default: measure them anew in this run)",
     )
     parser.add_argument("--out", default="performance/results/speed.json")
     parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
@@ -419,7 +500,9 @@ def main(argv=None):
     checkpoints = tempfile.TemporaryDirectory()
     _write_checkpoints(checkpoints.name)
     os.environ[CHECKPOINTS_ENV] = checkpoints.name
-    rows, flops_cache = [], {}
+    if not args.reuse_tuning:
+        _fresh_tuning(checkpoints.name)
+    rows, flops_cache, tunings = [], {}, {}
     batches = args.batches or ((8,) if args.quick else (1, 8, 64))
     for task in args.tasks:
         for input_name in args.inputs:
@@ -458,6 +541,10 @@ def main(argv=None):
                         **result,
                     )
                     rows.append(row)
+                    for setting, value in result["tuning"].items():
+                        if tunings.setdefault(setting, value) == value:
+                            continue
+                        tunings[setting] += f"; {value}"
                     print(
                         f"{task:<17} {input_name:<11} {precision:<5} {batch:>5} "
                         f"{eps:>9.2f} {row['patches_per_s']:>10.0f} "
@@ -467,7 +554,29 @@ def main(argv=None):
                         flush=True,
                     )
     checkpoints.cleanup()
+    # the ceiling is the better of the peaks measured before and after the
+    # tasks (a busy machine lowers one of them; the share stays conservative)
+    after = {p: matmul_peak(args.device, p) for p in args.precision}
+    print(
+        "matmul peak after the tasks: "
+        + ", ".join(f"{p} {peak:.0f} GFLOP/s" for p, peak in after.items())
+    )
+    for row in rows:
+        peak = max(peaks[row["precision"]], after[row["precision"]])
+        row["ceiling_epochs_per_s"] = peak * 1e9 / (row["gflop_per_epoch"] * 1e9)
+        row["fraction_of_ceiling"] = row["epochs_per_s"] / row["ceiling_epochs_per_s"]
+    if any(after[p] > peaks[p] for p in after):
+        print("(shares of the ceiling below use the higher peak)")
+        for row in rows:
+            print(
+                f"{row['task']:<17} {row['input']:<11} {row['precision']:<5} "
+                f"{row['batch']:>5} {row['epochs_per_s']:>9.2f} "
+                f"{row['ceiling_epochs_per_s']:>8.2f} "
+                f"{100 * row['fraction_of_ceiling']:>7.0f}%"
+            )
     elapsed = time.perf_counter() - started
+    _print_tuning(tunings, rows)
+    _print_goals(rows)
     print(f"\nwall time {elapsed:.0f} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -476,7 +585,10 @@ def main(argv=None):
             {
                 "hardware": hardware,
                 "matmul_peak_gflops": peaks,
+                "matmul_peak_gflops_after": after,
                 "rows": rows,
+                "tuning": tunings,
+                "compile": args.compile,
                 "wall_time_s": elapsed,
             },
             indent=1,

@@ -253,12 +253,12 @@ def profile_embed(models, x, chans, repeats=3, rows=15):
 
 
 def _isa():
-    from mne_neurorvq.nn._tuning import NATIVE_BF16_FLAGS, cpu_description
+    from mne_neurorvq.nn._tuning import cpu_description
 
-    isa = cpu_description()["isa"]
+    cpu = cpu_description()
     return {
-        "flags": [flag for flag, present in isa.items() if present],
-        "native_bf16": any(isa[flag] for flag in NATIVE_BF16_FLAGS),
+        "flags": [flag for flag, present in cpu["isa"].items() if present],
+        "native_bf16": cpu["native_bf16"],
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
@@ -400,6 +400,12 @@ def main(argv=None):
     print(header + "   (of ceiling)")
     print("-" * len(header))
     rows = _measure(models, x, chans, repeats, peaks, bf16)
+    from mne_neurorvq.nn._tuning import chosen_settings
+
+    tuning = chosen_settings()
+    print("\nour CPU settings (setting | shape: value (source)):")
+    for setting, value in sorted(tuning.items()):
+        print(f"  {setting}: {value}")
     summary = _summary(rows, isa)
     profile = None
     if args.profile:
@@ -421,6 +427,7 @@ def main(argv=None):
                 "agreement": agreement,
                 "rows": rows,
                 "summary": summary,
+                "tuning": tuning,
                 "profile_embed_fp32": profile,
                 "wall_time_s": elapsed,
             },

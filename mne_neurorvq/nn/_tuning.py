@@ -1,251 +1,282 @@
-"""CPU inference settings derived at run time from the machine's caches.
+"""CPU inference settings chosen by measurement on the machine at hand.
 
-Three settings split CPU inference into cache-sized pieces: the sequences per
-chunk through the transformer blocks, the samples per chunk through the
-temporal convolutions and the distances per block of the nearest-code search.
-They change speed only: the search's decision does not depend on its blocks
+Three settings split CPU inference into pieces: the sequences per chunk
+through the transformer blocks, the samples per chunk through the temporal
+convolutions and the distances per block of the nearest-code search. They
+change speed only: the search's decision does not depend on its blocks
 (:meth:`mne_neurorvq.nn.quantizer.EMACodebook.nearest`), and chunks change
 the encoder output by float rounding at most (other shapes of the same
 products), so tokens agree wherever the two nearest codes are not a near tie
 and embeddings agree to float rounding.
 
-Each setting is the largest power of two whose working set fits in the share
-of the last-level cache available to the threads torch uses (cache size and
-the CPUs sharing it as the OS reports them in
-``/sys/devices/system/cpu/cpu0/cache``). The environment variable
-``MNE_NEURORVQ_CPU_TUNING`` overrides any of them for reproducible timings,
-e.g. ``MNE_NEURORVQ_CPU_TUNING="sequences=16,samples=8,search_block=4194304"``.
+The first time a setting is needed for a shape (a model width, a sequence
+length, a codebook), a few candidate values are timed on that shape, each
+doing the same work (about 100 GFLOP in all for the published model),
+and the fastest is
+kept: in memory, and on disk in ``cpu-tuning.json`` of the package's cache
+folder (``MNE_NEURORVQ_CACHE``, else the OS cache folder ``mne-neurorvq``),
+per CPU model, thread count and torch version, so that later processes on
+the machine reuse it. No cache-size formula is trusted over a measurement.
+
+The environment variable ``MNE_NEURORVQ_CPU_TUNING`` overrides any of them
+(nothing is measured for an overridden setting), e.g.
+``MNE_NEURORVQ_CPU_TUNING="sequences=16,samples=8,search_block=4194304"``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
-from dataclasses import dataclass, fields, replace
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
-#: Environment variable overriding the derived settings.
+#: Environment variable overriding the measured settings.
 ENV_VAR = "MNE_NEURORVQ_CPU_TUNING"
-
-#: Last-level cache assumed when the OS reports none (bytes).
-FALLBACK_CACHE = 32 * 2**20
-
-#: Working set per unit of each setting (published configuration: 256
-#: tokens of width 200), in bytes. A sequence through a block keeps about
-#: ten (T, D) float32 tensors alive (input, q/k/v, attention output, the
-#: 4x-wide MLP hidden layer, residuals); a sample through a convolution
-#: branch about three (8, T, 200) float32 feature maps; a distance 4 bytes,
-#: of which half the cache is used so that the codes stay there too.
-SEQUENCE_BYTES = 2 * 2**20
-SAMPLE_BYTES = 4 * 2**20
-DISTANCE_BYTES = 8
-
-_LIMITS = {
-    "sequences": (1, 64),
-    "samples": (1, 64),
-    "search_block": (2**16, 2**24),
+#: File of measured settings in the package's cache folder.
+TUNING_FILE = "cpu-tuning.json"
+#: Candidate values timed for each setting.
+CANDIDATES = {
+    "sequences": (2, 4, 8, 16, 32),
+    "samples": (1, 2, 4, 8),
+    "search_block": (2**18, 2**20, 2**22, 2**24),
 }
-_CACHE_ROOT = Path("/sys/devices/system/cpu/cpu0/cache")
+#: Rounds of timing (the best time counts).
+ROUNDS = 2
+#: Candidates slower than this factor times the fastest are not timed again.
+CONTENDERS = 1.25
+_FORMAT = 1
+
+#: Decisions of this process: (machine key, setting, shape) -> record.
+_DECISIONS: dict[tuple[str, str, str], dict] = {}
 
 
-@dataclass(frozen=True)
-class CPUTuning:
-    """Settings of CPU inference and where they come from.
-
-    Attributes
-    ----------
-    sequences : int
-        Sequences per chunk through the transformer blocks.
-    samples : int
-        Samples per chunk through the temporal convolutions.
-    search_block : int
-        Distances per block of the nearest-code search.
-    cache_bytes : int
-        Share of the last-level cache the settings were derived from.
-    source : str
-        ``"cache"`` (derived from the OS's cache sizes), ``"fallback"`` (no
-        cache size reported: :data:`FALLBACK_CACHE` assumed), with
-        ``"+env"`` when :data:`ENV_VAR` overrode some of them.
+def parse_overrides(text: str) -> dict[str, int]:
+    """Settings of ``"name=value,..."`` (:data:`ENV_VAR`).
 
     Examples
     --------
-    >>> from mne_neurorvq.nn._tuning import settings_for_cache
-    >>> settings_for_cache(32 * 2**20)
-    CPUTuning(sequences=16, samples=8, search_block=4194304, cache_bytes=33554432, source='cache')
-    """  # noqa: E501
-
-    sequences: int
-    samples: int
-    search_block: int
-    cache_bytes: int
-    source: str = "cache"
-
-    @property
-    def search_block_elements(self) -> int:
-        """Alias of :attr:`search_block` (distances per search block)."""
-        return self.search_block
-
-
-def _power_of_two_at_most(value: float, low: int, high: int) -> int:
-    power = low
-    while power * 2 <= min(value, high):
-        power *= 2
-    return power
-
-
-def settings_for_cache(cache_bytes: int, source: str = "cache") -> CPUTuning:
-    """Derive the settings from the cache share available to inference.
-
-    Parameters
-    ----------
-    cache_bytes : int
-        Bytes of last-level cache available to the threads torch uses.
-    source : str
-        Recorded as :attr:`CPUTuning.source`.
-
-    Returns
-    -------
-    CPUTuning
-
-    Examples
-    --------
-    >>> settings_for_cache(2**20).sequences  # a 1 MiB cache: one at a time
-    1
-    >>> settings_for_cache(256 * 2**20).search_block  # capped at 16 M
-    16777216
+    >>> parse_overrides("sequences=4, search_block=1048576")
+    {'sequences': 4, 'search_block': 1048576}
+    >>> parse_overrides("")
+    {}
     """
-    units = {
-        "sequences": cache_bytes / SEQUENCE_BYTES,
-        "samples": cache_bytes / SAMPLE_BYTES,
-        "search_block": cache_bytes / DISTANCE_BYTES,
-    }
-    values = {
-        name: _power_of_two_at_most(value, *_LIMITS[name])
-        for name, value in units.items()
-    }
-    return CPUTuning(**values, cache_bytes=int(cache_bytes), source=source)
-
-
-def parse_size(text: str) -> int:
-    """Bytes of a cache size as the kernel writes it (``"32K"``, ``"1M"``).
-
-    Examples
-    --------
-    >>> parse_size("512K"), parse_size("32768K"), parse_size("1M")
-    (524288, 33554432, 1048576)
-    """
-    text = text.strip().upper()
-    factor = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-    digits = text[:-1] if factor > 1 else text
-    return int(digits) * factor
-
-
-def _cpu_count(cpu_list: str) -> int:
-    """Number of CPUs in a kernel CPU list such as ``"0-3,8-11"``."""
-    count = 0
-    for part in cpu_list.strip().split(","):
-        if part:
-            first, _, last = part.partition("-")
-            count += int(last or first) - int(first) + 1
-    return count
-
-
-def last_level_cache(root: Path = _CACHE_ROOT) -> tuple[int, int] | None:
-    """Size (bytes) and sharing CPUs of the largest data cache the OS reports.
-
-    Parameters
-    ----------
-    root : Path
-        A ``/sys/devices/system/cpu/cpuN/cache`` folder.
-
-    Returns
-    -------
-    (size, n_cpus) | None
-        None when the folder lists no data or unified cache.
-
-    Examples
-    --------
-    >>> info = last_level_cache()
-    >>> info is None or info[0] > 0
-    True
-    """
-    best = None
-    for index in sorted(root.glob("index*")):
-        try:
-            kind = (index / "type").read_text().strip()
-            size = parse_size((index / "size").read_text())
-            shared = (index / "shared_cpu_list").read_text()
-        except (OSError, ValueError):
-            continue
-        if kind in ("Data", "Unified") and (best is None or size > best[0]):
-            best = (size, max(_cpu_count(shared), 1))
-    return best
-
-
-def cache_share(size: int, sharing: int, threads: int) -> int:
-    """Bytes of a cache of ``size`` shared by ``sharing`` CPUs for ``threads``.
-
-    Examples
-    --------
-    >>> cache_share(32 * 2**20, sharing=8, threads=2) == 8 * 2**20
-    True
-    """
-    return size * min(max(threads, 1), sharing) // sharing
-
-
-def apply_overrides(tuning: CPUTuning, text: str) -> CPUTuning:
-    """Replace settings by those of ``"name=value,..."`` (:data:`ENV_VAR`).
-
-    Examples
-    --------
-    >>> base = settings_for_cache(32 * 2**20)
-    >>> apply_overrides(base, "sequences=4").sequences
-    4
-    """
-    names = {f.name for f in fields(CPUTuning)} & set(_LIMITS)
     changes = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")
         name = name.strip()
-        if name not in names or not value.strip().isdigit() or int(value) < 1:
+        if name not in CANDIDATES or not value.strip().isdigit() or int(value) < 1:
             raise ValueError(
                 f"{ENV_VAR} expects comma-separated name=positive-integer "
-                f"items with names among {sorted(names)}, got {item!r}"
+                f"items with names among {sorted(CANDIDATES)}, got {item!r}"
             )
         changes[name] = int(value)
-    if not changes:
-        return tuning
-    return replace(tuning, **changes, source=f"{tuning.source}+env")
+    return changes
+
+
+def overrides() -> dict[str, int]:
+    """The settings :data:`ENV_VAR` fixes now (re-read at every call)."""
+    return parse_overrides(os.environ.get(ENV_VAR, ""))
 
 
 @functools.cache
-def _tuning_for(threads: int, overrides: str) -> CPUTuning:
-    found = last_level_cache()
-    if found is None:
-        tuning = settings_for_cache(FALLBACK_CACHE, source="fallback")
-    else:
-        tuning = settings_for_cache(cache_share(*found, threads))
-    return apply_overrides(tuning, overrides)
+def _cpu_model_and_flags() -> tuple[str, frozenset]:
+    model, flags = platform.processor() or platform.machine(), frozenset()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = frozenset(value.split())
+                break
+    except OSError:
+        pass
+    return model, flags
 
 
-def cpu_tuning(threads: int | None = None) -> CPUTuning:
-    """The settings of CPU inference on this machine (computed once).
-
-    Derived from the last-level cache share of ``threads`` threads (default:
-    ``torch.get_num_threads()``), then overridden by :data:`ENV_VAR`; the
-    result is cached per thread count and override.
+def machine_key(threads: int | None = None) -> str:
+    """What a measurement holds for: CPU model, threads, torch version.
 
     Examples
     --------
-    >>> tuning = cpu_tuning()
-    >>> tuning is cpu_tuning() and tuning.sequences >= 1
+    >>> "threads=" in machine_key(2)
     True
     """
     threads = torch.get_num_threads() if threads is None else threads
-    return _tuning_for(threads, os.environ.get(ENV_VAR, ""))
+    model = _cpu_model_and_flags()[0]
+    return f"{model} | threads={threads} | torch {torch.__version__}"
+
+
+def tuning_file() -> Path:
+    """Where measured settings are kept (``cpu-tuning.json`` in the cache)."""
+    configured = os.environ.get("MNE_NEURORVQ_CACHE")
+    if configured is None:
+        from ..weights import cache_dir  # mne.set_config and the OS cache
+
+        return cache_dir() / TUNING_FILE
+    return Path(configured).expanduser() / TUNING_FILE
+
+
+def _read(path: Path) -> dict:
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(stored, dict) or stored.get("format") != _FORMAT:
+        return {}
+    machines = stored.get("machines")
+    return machines if isinstance(machines, dict) else {}
+
+
+def _write(path: Path, machine: str, key: str, record: dict) -> None:
+    """Add one record to the file (read, merge, atomic replace; best effort)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        machines = _read(path)
+        machines.setdefault(machine, {})[key] = record
+        text = json.dumps({"format": _FORMAT, "machines": machines}, indent=1)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".cpu-tuning-", delete=False
+        ) as handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a read-only cache: the measurement holds for this process
+
+
+def time_candidates(
+    candidates: Sequence[int], run: Callable[[int], object], rounds: int = ROUNDS
+) -> dict[int, float]:
+    """Best seconds of ``run(candidate)`` over up to ``rounds`` rounds.
+
+    The first round times every candidate; the later ones only those within
+    :data:`CONTENDERS` of the fastest so far (the others keep their time),
+    so a clear loser costs one run.
+
+    Examples
+    --------
+    >>> seconds = time_candidates([1, 2], lambda n: sum(range(1000 * n)))
+    >>> sorted(seconds)
+    [1, 2]
+    """
+    best = {candidate: float("inf") for candidate in candidates}
+    timed = list(candidates)
+    for _ in range(rounds):
+        for candidate in timed:
+            start = time.perf_counter()
+            run(candidate)
+            best[candidate] = min(best[candidate], time.perf_counter() - start)
+        leader = min(best.values())
+        timed = [c for c in candidates if best[c] <= CONTENDERS * leader]
+    return best
+
+
+def tuned(name: str, shape: str, run: Callable[[int], object]) -> int:
+    """The value of setting ``name`` for ``shape`` on this machine.
+
+    In order: :data:`ENV_VAR`, this process's earlier decision, the file of
+    measured settings, a new measurement (each candidate of
+    :data:`CANDIDATES` timed with ``run(candidate)``, which must do the same
+    work for every candidate; the fastest wins and is stored).
+
+    Parameters
+    ----------
+    name : str
+        ``"sequences"``, ``"samples"`` or ``"search_block"``.
+    shape : str
+        What the measurement depends on besides the machine (widths,
+        lengths, dtype).
+    run : callable
+        Runs the timed work with a candidate value.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ[ENV_VAR] = "samples=4"
+    >>> tuned("samples", "doc", lambda n: None)
+    4
+    >>> del os.environ[ENV_VAR]
+    """
+    fixed = overrides()
+    if name in fixed:
+        return fixed[name]
+    machine, key = machine_key(), f"{name} | {shape}"
+    decision = _DECISIONS.get((machine, name, shape))
+    if decision is None:
+        path = tuning_file()
+        decision = _read(path).get(machine, {}).get(key)
+        if not _valid(decision, name):
+            from mne.utils import logger
+
+            logger.info(
+                f"Timing CPU setting {name!r} for {shape} (once on this "
+                f"machine; kept in {path})"
+            )
+            seconds = time_candidates(CANDIDATES[name], run)
+            decision = {
+                "value": min(seconds, key=seconds.__getitem__),
+                "seconds": {str(c): round(s, 6) for c, s in seconds.items()},
+                "measured": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            _write(path, machine, key, decision)
+            decision = dict(decision, source="measured")
+        else:
+            decision = dict(decision, source=f"cache ({path})")
+        _DECISIONS[(machine, name, shape)] = decision
+    return int(decision["value"])
+
+
+def _valid(record, name) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("value"), int)
+        and record["value"] in CANDIDATES[name]
+    )
+
+
+def chosen_settings() -> dict[str, str]:
+    """Settings decided in this process and :data:`ENV_VAR`'s, for reports.
+
+    Returns
+    -------
+    dict
+        ``"name | shape"`` -> ``"value (source)"``, and ``"name | env"`` for
+        every setting :data:`ENV_VAR` fixes.
+
+    Examples
+    --------
+    >>> isinstance(chosen_settings(), dict)
+    True
+    """
+    report = {
+        f"{name} | {shape}": f"{record['value']} ({record['source']})"
+        for (_, name, shape), record in _DECISIONS.items()
+    }
+    report.update({f"{name} | env": str(v) for name, v in overrides().items()})
+    return report
+
+
+def forget_decisions() -> None:
+    """Drop this process's decisions (the file stays): re-read at next use."""
+    _DECISIONS.clear()
+
+
+def autocast_tag(device_type: str = "cpu") -> str:
+    """The autocast dtype in effect (part of a measured shape), or "no autocast"."""
+    if torch.is_autocast_enabled(device_type):
+        return str(torch.get_autocast_dtype(device_type)).removeprefix("torch.")
+    return "no autocast"
 
 
 #: ISA flags of ``/proc/cpuinfo`` reported by :func:`cpu_description`.
@@ -260,32 +291,51 @@ ISA_FLAGS = (
 )
 #: Flags of the CPUs that compute bf16 products natively (AVX512-BF16, AMX).
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: ``ONEDNN_MAX_CPU_ISA`` values that keep oneDNN off its bf16 instructions.
+_ONEDNN_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
 
 
-def cpu_description(threads: int | None = None) -> dict:
-    """CPU model, ISA flags and the settings for ``threads``, for reports.
+def native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes bf16 matrix products natively.
+
+    CPUs: AVX512-BF16 or AMX in ``/proc/cpuinfo`` (and ``ONEDNN_MAX_CPU_ISA``
+    not capping oneDNN below them, as when another CPU is simulated); CUDA
+    GPUs: compute capability 8.0 (Ampere) or newer; other devices: False.
+
+    Examples
+    --------
+    >>> native_bf16("cpu") in (True, False)
+    True
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return False
+        index = device.index if device.index is not None else 0
+        return torch.cuda.get_device_capability(index) >= (8, 0)
+    if device.type != "cpu":
+        return False
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if capped in _ONEDNN_WITHOUT_BF16:
+        return False
+    flags = _cpu_model_and_flags()[1]
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def cpu_description() -> dict:
+    """CPU model, ISA flags and the CPU-inference settings, for reports.
 
     Examples
     --------
     >>> description = cpu_description()
     >>> sorted(description)
-    ['aten_capability', 'isa', 'model', 'tuning']
+    ['aten_capability', 'isa', 'model', 'native_bf16', 'tuning']
     """
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:
-        pass
-    tuning = cpu_tuning(threads)
+    model, flags = _cpu_model_and_flags()
     return {
         "model": model,
         "isa": {flag: flag in flags for flag in ISA_FLAGS},
+        "native_bf16": native_bf16("cpu"),
         "aten_capability": torch.backends.cpu.get_cpu_capability(),
-        "tuning": {f.name: getattr(tuning, f.name) for f in fields(tuning)},
+        "tuning": chosen_settings(),
     }

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._distributed import all_reduce_sum, broadcast_tensors
-from ._tuning import cpu_tuning
+from ._tuning import CANDIDATES, tuned
 
 #: Distances per block of the nearest-code search on devices other than the
-#: CPU (the CPU's block comes from :func:`mne_neurorvq.nn._tuning.cpu_tuning`).
+#: CPU (the CPU's block is measured: :func:`mne_neurorvq.nn._tuning.tuned`).
 _BLOCK_ELEMENTS = {"cuda": 2**28}
 
 
@@ -152,7 +152,7 @@ class EMACodebook(nn.Module):
             self._norm_cache = (key, weight.pow(2).sum(dim=1))
         return self._norm_cache[1]
 
-    def distance_blocks(self, z: torch.Tensor):
+    def distance_blocks(self, z: torch.Tensor, block_elements: int | None = None):
         """Squared distances of the rows of ``z`` (M, C) to every code, by blocks.
 
         Distances are ``|z|^2 + |e|^2 - 2 z.e`` in float32, one matrix product
@@ -173,8 +173,10 @@ class EMACodebook(nn.Module):
         row_norms = z.pow(2).sum(dim=1, keepdim=True)
         code_norms = self.code_norms().float()
         n_rows, n_code = z.shape[0], codes_t.shape[1]
-        if z.device.type == "cpu":
-            budget = cpu_tuning().search_block_elements
+        if block_elements is not None:
+            budget = block_elements
+        elif z.device.type == "cpu":
+            budget = self.search_block(z)
         else:
             budget = _BLOCK_ELEMENTS.get(z.device.type, _BLOCK_ELEMENTS["cuda"])
         block_rows = max(1, min(n_rows, budget // n_code))
@@ -187,7 +189,30 @@ class EMACodebook(nn.Module):
             torch.addmm(block, z[start:stop], codes_t, alpha=-2.0, out=block)
             yield start, block
 
-    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+    def search_block(self, z: torch.Tensor) -> int:
+        """Distances per block of the CPU search of ``z`` (M, C), measured.
+
+        Blocks matter only when ``z`` has more rows than the smallest
+        candidate block holds; then the candidates of
+        :data:`mne_neurorvq.nn._tuning.CANDIDATES` are timed once per
+        machine on this codebook's shape (:func:`mne_neurorvq.nn._tuning.tuned`).
+        """
+        n_code, code_dim = self.weight.shape
+        smallest = min(CANDIDATES["search_block"])
+        if z.shape[0] * n_code <= smallest:
+            return smallest
+        # the rows of the largest candidate block, at most 2048
+        work = max(1, min(max(CANDIDATES["search_block"]) // n_code, 2048))
+        sample = z[torch.arange(work, device=z.device) % z.shape[0]]
+
+        def run(block: int):
+            self.nearest(sample, block_elements=block)
+
+        return tuned("search_block", f"{n_code} codes x {code_dim}", run)
+
+    def nearest(
+        self, z: torch.Tensor, block_elements: int | None = None
+    ) -> torch.Tensor:
         """Index of the nearest code of every row of ``z`` (M, C).
 
         The nearest code is the one of smallest exact squared distance
@@ -207,13 +232,16 @@ class EMACodebook(nn.Module):
         exact arithmetic (``math.fsum`` of the exact products). The
         float32 bound assumes float32 matrix products (not TF32 on CUDA,
         which this package never enables).
+
+        ``block_elements`` fixes the distances per block (speed only, see
+        :meth:`distance_blocks`).
         """
         indices = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
         values = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
         margin = self.float32_margin(z)
         ambiguous = []
         with torch.autocast(z.device.type, enabled=False):
-            for start, block in self.distance_blocks(z):
+            for start, block in self.distance_blocks(z, block_elements):
                 stop = start + block.shape[0]
                 best, index = values[start:stop], indices[start:stop]
                 # min(dim) returns the first minimum like argmin, and is several

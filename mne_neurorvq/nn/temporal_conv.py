@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._chunks import inference_chunks
-from ._tuning import cpu_tuning
+from ._tuning import CANDIDATES
 from .config import POOL_WIDTHS, _BaseConfig
 
 
@@ -126,14 +126,40 @@ class MultiScaleTemporalConv(nn.Module):
             In the dtype of the weights (float32 unless the model was cast).
         """
         patches = patches.to(self.conv1_1.weight.dtype)
-        # CPU inference in chunks of samples sized to the cache
-        # (mne_neurorvq.nn._tuning): GroupNorm works on each sample alone, so
-        # chunks give the same embedding up to float rounding (oneDNN may pick
-        # another algorithm for another batch size)
-        chunks = inference_chunks(patches, cpu_tuning().samples)
+        # CPU inference in chunks of samples, of the size measured fastest on
+        # this machine (mne_neurorvq.nn._tuning): GroupNorm works on each
+        # sample alone, so chunks give the same embedding up to float
+        # rounding (oneDNN may pick another algorithm for another batch size)
         with torch.autocast(patches.device.type, enabled=False):
+            chunks = inference_chunks(
+                patches, "samples", self._shape(patches), self._timer(patches)
+            )
             parts = [self._branches(part) for part in chunks]
         return torch.cat(parts, dim=1)
+
+    def _shape(self, patches: torch.Tensor) -> str:
+        """What the speed of a chunk of samples depends on."""
+        kernels = [
+            getattr(self, f"conv{stage}_{branch + 1}").kernel_size[1]
+            for stage in (1, 2)
+            for branch in range(self.n_scales)
+        ]
+        return (
+            f"{patches.shape[1]} patches x {patches.shape[2]}, "
+            f"{self.conv1_1.out_channels} channels, kernels {kernels}, "
+            f"{patches.dtype}"
+        )
+
+    def _timer(self, patches: torch.Tensor):
+        """Runs the branches over the same samples in chunks of a size."""
+
+        def run(size: int):
+            work = max(CANDIDATES["samples"])
+            index = torch.arange(work, device=patches.device) % patches.shape[0]
+            for part in patches[index].split(size):
+                self._branches(part)
+
+        return run
 
     def _branches(self, patches: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.branch(patches, s) for s in range(self.n_scales)])

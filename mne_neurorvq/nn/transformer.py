@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._chunks import inference_chunks
-from ._tuning import cpu_tuning
+from ._compile import compiled_blocks
+from ._tuning import CANDIDATES, autocast_tag
 from .config import _BaseConfig
 
 
@@ -112,20 +113,26 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend over the token axis of ``x`` (B, T, D)."""
+        return self.proj(self.heads(x))
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention of every head before ``proj``, (B, T, D)."""
         batch, n_tokens, dim = x.shape
         bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         qkv = qkv.reshape(batch, n_tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = qkv.unbind(2)  # (B, T, H, head_dim) each
         q, k = self.q_norm(q), self.k_norm(k)
+        # heads as views (B, H, T, head_dim) of token-major tensors: SDPA's
+        # output follows the query's layout, so the reshape below is free
         out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
             dropout_p=self.attn_drop if self.training else 0.0,
             scale=self.head_dim**-0.5,
         )
-        return self.proj(out.transpose(1, 2).reshape(batch, n_tokens, dim))
+        return out.transpose(1, 2).reshape(batch, n_tokens, dim)
 
 
 class Mlp(nn.Module):
@@ -178,6 +185,24 @@ class Block(nn.Module):
         if self.gamma_2 is not None:
             mlp = self.gamma_2 * mlp
         return x + self.drop_path(mlp)
+
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference in place: apply the block to ``x`` (B, T, D), overwriting it.
+
+        Bit-identical to :meth:`forward` (eval mode, no gradient, no
+        autocast): the same products, with the layer scale, GELU and the
+        residual additions applied in place, so that no new tensor is
+        allocated for them (tokens must not depend on the gradient mode).
+        """
+        attn = self.attn(self.norm1(x))
+        if self.gamma_1 is not None:
+            attn.mul_(self.gamma_1)
+        x.add_(attn)
+        hidden = self.mlp.fc1(self.norm2(x))
+        mlp = self.mlp.fc2(torch.ops.aten.gelu_(hidden))
+        if self.gamma_2 is not None:
+            mlp.mul_(self.gamma_2)
+        return x.add_(mlp)
 
 
 class TokenTransformer(nn.Module):
@@ -274,7 +299,7 @@ class TokenTransformer(nn.Module):
         once over all of them; in CPU inference (no gradient) the stacked
         sequences go through the blocks in chunks (every sequence is computed
         on its own; chunks keep the intermediates of large batches in cache)
-        of ``cpu_tuning().sequences``, derived from the CPU's cache
+        of the size measured fastest on this machine for this shape
         (``mne_neurorvq.nn._tuning``).
 
         Parameters
@@ -309,14 +334,64 @@ class TokenTransformer(nn.Module):
         x = x + pos
         x = torch.cat((x[:, :1], x[:, 1:] + self.time_embed[temporal]), dim=1)
         x = self.pos_drop(x)
-        chunks = inference_chunks(x, cpu_tuning().sequences)
-        x = torch.cat([self._apply_blocks(part) for part in chunks])
+        chunks = inference_chunks(
+            x, "sequences", self._block_shape(x), self._block_timer(x)
+        )
+        outputs = [self._apply_blocks(part) for part in chunks]
+        if any(out is not part for out, part in zip(outputs, chunks, strict=True)):
+            x = torch.cat(outputs)  # else the chunks were computed in place
         return x.reshape(n_scales, batch, n_tokens + 1, dim)
 
+    def _block_shape(self, x: torch.Tensor) -> str:
+        """What the speed of a chunk through the blocks depends on."""
+        attn, mlp = self.blocks[0].attn, self.blocks[0].mlp
+        return (
+            f"{x.shape[1]} tokens x {x.shape[2]}, {attn.num_heads} heads, "
+            f"mlp {mlp.fc1.out_features}, {x.dtype}, {autocast_tag()}"
+        )
+
+    def _block_timer(self, x: torch.Tensor):
+        """Runs the first block over the same sequences in chunks of a size."""
+        block = self.blocks[0]
+
+        def run(size: int):
+            work = max(CANDIDATES["sequences"])
+            sample = x[torch.arange(work, device=x.device) % x.shape[0]]
+            in_place = _in_place_inference(self, sample)  # as _apply_blocks
+            for part in sample.split(size):
+                block.forward_(part) if in_place else block(part)
+
+        return run
+
     def _apply_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        compiled = compiled_blocks(self, self.blocks)  # opt-in, see _compile
+        if compiled is not None:
+            out = compiled(x)
+            if out is not None:  # None: the compiler failed (warned once)
+                return out
+        if _in_place_inference(self, x):
+            # x is this module's own intermediate (run_blocks made it)
+            for block in self.blocks:
+                x = block.forward_(x)
+            return x
         for block in self.blocks:
             x = block(x)
         return x
+
+
+def _in_place_inference(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the blocks may run in place on ``x`` (:meth:`Block.forward_`).
+
+    Eval mode, no gradient, no autocast, contiguous ``x`` in the weights'
+    dtype.
+    """
+    return (
+        not module.training
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled(x.device.type)
+        and x.is_contiguous()
+        and x.dtype == module.cls_token.dtype
+    )
 
 
 def _trunc_normal(shape, std, generator):

@@ -130,3 +130,26 @@ def test_head_by_head_losses_equal_the_logits_path(recompute):
     ):
         if a.grad is not None:
             torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_bf16_embedding_agrees_with_float32_in_chunks(monkeypatch):
+    """bf16 autocast (emulated where not native): close to float32, any chunks.
+
+    Under autocast the blocks run out of place (``_in_place_inference``).
+    """
+    model = NeuroRVQFoundation(config=FoundationConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    model.eval()
+    x = 20 * torch.randn(5, 3, 400, generator=torch.Generator().manual_seed(1))
+    chans = torch.tensor([36, 9, 10])
+    monkeypatch.setenv(_tuning.ENV_VAR, "sequences=3")
+    with torch.inference_mode():
+        reference = model.embed(x, chans)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            chunked = model.embed(x, chans).float()
+        monkeypatch.setenv(_tuning.ENV_VAR, "sequences=64")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            whole = model.embed(x, chans).float()
+    cosine = torch.nn.functional.cosine_similarity(chunked, reference, dim=1)
+    assert cosine.min() > 0.999
+    torch.testing.assert_close(chunked, whole, atol=2e-2, rtol=2e-2)

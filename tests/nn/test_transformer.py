@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from mne_neurorvq.nn.transformer import Attention, Block, token_indices
+from mne_neurorvq.nn import FoundationConfig, NeuroRVQFoundation
+from mne_neurorvq.nn.transformer import (
+    Attention,
+    Block,
+    _in_place_inference,
+    token_indices,
+)
 
 
 def test_token_indices_are_channel_major_and_right_aligned():
@@ -50,3 +56,36 @@ def test_layer_scale_only_when_init_values_positive():
     assert torch.equal(block.gamma_1, torch.full((20,), 1e-5))
     keys = list(block.state_dict())
     assert keys[:2] == ["gamma_1", "gamma_2"]
+
+
+@pytest.mark.parametrize("init_values", [0.0, 0.1])
+def test_in_place_inference_equals_the_block(init_values):
+    """Block.forward_ (in place) is forward, bit for bit."""
+    torch.manual_seed(0)
+    block = Block(16, 4, 4.0, init_values=init_values).eval()
+    if init_values:
+        block.gamma_1.data.uniform_(0.05, 0.5)
+        block.gamma_2.data.uniform_(0.05, 0.5)
+    x = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        expected = block(x)
+        y = x.clone()
+        out = block.forward_(y)
+    assert out is y  # overwritten, no new tensor
+    assert torch.equal(out, expected)
+
+
+def test_blocks_run_in_place_only_in_plain_inference():
+    model = NeuroRVQFoundation(config=FoundationConfig.tiny())
+    model.init_weights(torch.Generator().manual_seed(0))
+    x = torch.zeros(2, 5, model.config.embed_dim)
+    assert not _in_place_inference(model, x)  # training mode
+    model.eval()
+    assert not _in_place_inference(model, x)  # gradients on
+    with torch.no_grad():
+        assert _in_place_inference(model, x)
+        assert not _in_place_inference(model, x.transpose(0, 1))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not _in_place_inference(model, x)
+    with torch.inference_mode():
+        assert _in_place_inference(model, x)
