@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     )
 
     results = {
-        "machine": f"{cpu_description(args.threads)['model']} "
+        "machine": f"{cpu_description()['model']} "
         f"({platform.machine()}), {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at start",
         "torch": torch.__version__,

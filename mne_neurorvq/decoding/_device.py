@@ -12,7 +12,7 @@ import contextlib
 import torch
 from mne.utils import _check_option, _validate_type
 
-from ..nn._tuning import NATIVE_BF16_FLAGS, cpu_description
+from ..nn._tuning import native_bf16
 
 PRECISIONS = ("float32", "bf16", "auto")
 
@@ -54,16 +54,10 @@ def device_available(device: torch.device) -> bool:
 def bf16_native(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (not emulated).
 
-    CUDA devices that support bf16; CPUs with one of
-    :data:`mne_neurorvq.nn._tuning.NATIVE_BF16_FLAGS` (AVX512-BF16, AMX).
+    CUDA devices of compute capability 8.0 or newer; CPUs with AVX512-BF16
+    or AMX (see :func:`mne_neurorvq.nn._tuning.native_bf16`).
     """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        isa = cpu_description()["isa"]
-        return any(isa.get(flag, False) for flag in NATIVE_BF16_FLAGS)
-    return False
+    return native_bf16(device)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
