@@ -5,7 +5,7 @@ architecture and differ in the values of a :class:`Modality` record: the model
 rate, patch size, token budget, levels, convolution kernels, channel
 vocabulary, the unit of the model input, the MNE channel types read, the
 typical amplitude statistics of the decoder and the names of the published
-weights. The configurations (:mod:`mne_neurorvq.nn.config`), the channel
+weights. The configurations (``mne_neurorvq.nn.config``), the channel
 matching (:mod:`mne_neurorvq.channels`), the preparation
 (:mod:`mne_neurorvq.preprocessing`), the checkpoints' checks and the estimators
 read :data:`MODALITIES` instead of comparing names, so adding a modality is

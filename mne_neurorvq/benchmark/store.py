@@ -137,7 +137,7 @@ class TrialStore:
     ----------
     root : str | Path | None
         The store's folder (``--cache``); None: ``benchmark`` in the
-        package's cache (:func:`default_store_root`).
+        package's cache (``default_store_root()``).
 
     Examples
     --------

@@ -11,7 +11,7 @@
 Input contract
 --------------
 Every estimator reads its input ``X`` the same way
-(:mod:`mne_neurorvq.decoding._input`; see also the guide page on formats):
+(``mne_neurorvq.decoding._input``; see also the guide page on formats):
 
 - an :class:`mne.Epochs` (any :class:`mne.BaseEpochs`): channel names, types
   and sampling rate come from ``epochs.info``; the data are read in microvolts

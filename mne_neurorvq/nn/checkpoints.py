@@ -5,7 +5,7 @@ The published files (``NeuroRVQ_EEG_tokenizer_v1.pt``,
 files whose keys are exactly those of :class:`NeuroRVQTokenizerModel` and of
 :class:`NeuroRVQFoundation` built with ``pretraining=True``, so no key
 conversion is needed. ``.safetensors`` files and pretrained folders
-(``model.safetensors`` + ``config.json``, :mod:`mne_neurorvq.nn.hub`) are read
+(``model.safetensors`` + ``config.json``, ``mne_neurorvq.nn.hub``) are read
 too, in this layout or braindecode's. Loading is strict: a missing,
 unexpected or mis-shaped key is an error that names it.
 """

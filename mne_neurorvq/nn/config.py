@@ -77,8 +77,9 @@ class _BaseConfig:
     drop_path_rate: float = 0.0
     #: Standard deviation scale of the weight initialisation of fresh models.
     init_scale: float = 0.001
-    #: Signal modality (:data:`MODALITIES`): fixes the channel vocabulary and
-    #: the sampling rate; build whole presets with ``for_modality``.
+    #: Signal modality (:data:`mne_neurorvq.modalities.MODALITIES`): fixes the
+    #: channel vocabulary and the sampling rate; build whole presets with
+    #: ``for_modality``.
     modality: str = "eeg"
     #: Kernel widths of the two convolution stages of the branches (one per
     #: scale); None: the modality's. Padding is ``kernel // 2``.

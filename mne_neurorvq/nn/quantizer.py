@@ -194,8 +194,8 @@ class EMACodebook(nn.Module):
 
         Blocks matter only when ``z`` has more rows than the smallest
         candidate block holds; then the candidates of
-        :data:`mne_neurorvq.nn._tuning.CANDIDATES` are timed once per
-        machine on this codebook's shape (:func:`mne_neurorvq.nn._tuning.tuned`).
+        ``mne_neurorvq.nn._tuning.CANDIDATES`` are timed once per
+        machine on this codebook's shape (``mne_neurorvq.nn._tuning.tuned``).
         """
         n_code, code_dim = self.weight.shape
         smallest = min(CANDIDATES["search_block"])

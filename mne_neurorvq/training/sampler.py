@@ -50,7 +50,7 @@ class WindowBatchOrder:
     ----------
     groups : sequence of array-like of int
         Window indices of each channel set
-        (:meth:`~mne_neurorvq.training.data.WindowDataset.montage_groups`).
+        (``WindowDataset.montage_groups``).
     batch_size : int
         Windows per batch (per process).
     seed : int
