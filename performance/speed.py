@@ -31,8 +31,8 @@ measured before and after the tasks.
 Batch 1, 8 and 64 by default; training steps stop at batch 8. Batch 64 of the
 long input and the training steps on it run with ``--full`` only, so that the
 default run stays under 10 minutes on 2 cores. Throughput is the median over
-the repeats of ``--budget`` seconds after one warm-up (the best is in the JSON
-too).
+the repeats of ``--budget`` seconds after one warm-up, at least 5 of them
+(the best is in the JSON too).
 
 The models use random weights of the published (default) configuration (the
 throughput does not depend on the weights' values), saved to a temporary
@@ -62,6 +62,9 @@ from pathlib import Path
 INPUTS = {"64ch x 4s": (64, 4), "19ch x 13s": (19, 13)}
 DEFAULT_INPUT = "64ch x 4s"
 CHECKPOINTS_ENV = "NEURORVQ_SPEED_CHECKPOINTS"
+#: Repeats after the warm-up: at least this many whatever ``--budget`` (a
+#: median of two is the slower of two), at most ``MAX_REPEATS``.
+MIN_REPEATS, MAX_REPEATS = 5, 20
 TASKS = ("tokenize", "embed", "reconstruct", "train_tokenizer", "train_foundation")
 
 
@@ -189,7 +192,9 @@ def worker(task, n_chans, seconds, batches, device_name, precision, budget, flop
         _sync(device)
         warm_up = time.perf_counter() - t0
         times, start = [], time.perf_counter()
-        while not times or (time.perf_counter() - start < budget and len(times) < 20):
+        while len(times) < MIN_REPEATS or (
+            time.perf_counter() - start < budget and len(times) < MAX_REPEATS
+        ):
             t0 = time.perf_counter()
             run(x, chans)
             _sync(device)
