@@ -45,11 +45,16 @@ def _units(out):
     }
 
 
-def _bandpower(out):
+def _scores(out, model=None):
     scores = pd.read_csv(out / "scores.csv")
-    return scores[scores["model"] == "bandpower_lr"].set_index("fold")[
-        ["accuracy", "balanced_accuracy", "n_train", "n_test"]
-    ]
+    if model is not None:
+        scores = scores[scores["model"] == model]
+    columns = ["accuracy", "balanced_accuracy", "n_train", "n_test", "seed"]
+    return scores.set_index(["model", "fold"]).sort_index()[columns]
+
+
+def _bandpower(out):
+    return _scores(out, "bandpower_lr")
 
 
 @pytest.mark.slow
@@ -81,7 +86,8 @@ def test_acceptance(eegbci_four, tmp_path, capsys):
     eegbci_four.rename(away)
     try:
         assert main([*argv, "--out", str(b), "--workers", "2"]) == 0
-        pd.testing.assert_frame_equal(_bandpower(a), _bandpower(b))
+        # the same scores for every model, EEGNet's training included (same seed)
+        pd.testing.assert_frame_equal(_scores(a), _scores(b))
         assert set(_units(b)) == UNITS
         assert {u["worker"] for u in read_units(a)} == {None}  # in this process
         assert len({u["worker"] for u in read_units(b)} - {None}) >= 1
