@@ -45,11 +45,31 @@ def add_corpus_command(commands) -> None:
         help="longest stretch of a recording tokenized at once (memory bound; "
         "default 600)",
     )
+    parser.add_argument(
+        "--channel-map",
+        nargs="+",
+        type=_channel_pair,
+        default=None,
+        metavar="NAME=VOCABULARY",
+        help="vocabulary names of channels, by their name in the recordings, "
+        "e.g. --channel-map 'EEG 001=Fp1' 'EEG 002=Fp2' or --channel-map ECG=II "
+        "(quote names with spaces)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_tokenize_corpus)
+
+
+def _channel_pair(text: str) -> tuple[str, str]:
+    """``NAME=VOCABULARY`` (the last ``=`` splits: names may hold spaces)."""
+    name, sep, target = text.rpartition("=")
+    if not sep or not name.strip() or not target.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VOCABULARY (e.g. 'EEG 001=Fp1'), got {text!r}"
+        )
+    return name.strip(), target.strip()
 
 
 def _tokenize_corpus(args: argparse.Namespace) -> int:
@@ -66,6 +86,7 @@ def _tokenize_corpus(args: argparse.Namespace) -> int:
         modality=args.modality,
         recipe=None if args.recipe == "none" else args.recipe,
         segment_seconds=args.segment_seconds,
+        channel_map=dict(args.channel_map) if args.channel_map else None,
         device=args.device,
         batch_size=args.batch_size,
         progress=not args.no_progress,

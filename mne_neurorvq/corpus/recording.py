@@ -25,6 +25,7 @@ def tokenize_raw(
     modality="eeg",
     recipe=None,
     segment_seconds: float = 600.0,
+    channel_map=None,
     device="cpu",
     batch_size: int = 32,
     verbose=False,
@@ -51,6 +52,10 @@ def tokenize_raw(
         Filtering recipe of the estimator.
     segment_seconds : float
         Longest stretch given to the estimator at once (memory bound).
+    channel_map : dict of str to str | None
+        Vocabulary names of some channels, by their name in the recording
+        (see :class:`~mne_neurorvq.decoding.NeuroRVQTokenizer`). Names the
+        recording does not have are ignored: one map serves a whole corpus.
     device, batch_size, verbose
         Passed to the estimator.
 
@@ -73,6 +78,7 @@ def tokenize_raw(
 
     from ..decoding import NeuroRVQTokenizer
 
+    channel_map = _present(channel_map, raw.ch_names)
     sfreq = float(raw.info["sfreq"])
     step = max(int(round(segment_seconds * sfreq)), 1)
     fitted: dict[int, NeuroRVQTokenizer] = {}
@@ -91,6 +97,7 @@ def tokenize_raw(
                 PUBLISHED_DEFAULT if weights is None else weights,
                 modality=modality,
                 recipe=recipe,
+                channel_map=channel_map,
                 device=device,
                 batch_size=batch_size,
                 verbose=verbose,
@@ -119,6 +126,7 @@ def decode_tokens(
     weights,
     *,
     segment_patches=None,
+    channel_map=None,
     device="cpu",
     verbose=False,
 ):
@@ -140,6 +148,8 @@ def decode_tokens(
         The tokenizer that made them.
     segment_patches : int | None
         Patches per segment (None: one segment).
+    channel_map : dict of str to str | None
+        The mapping the tokens were made with (see :func:`tokenize_raw`).
     device : str
     verbose : bool | str | int | None
 
@@ -161,6 +171,7 @@ def decode_tokens(
 
     from ..decoding import NeuroRVQTokenizer
 
+    channel_map = _present(channel_map, ch_names)
     tokens = np.asarray(tokens, dtype=np.int64)
     n_channels, n_patches = tokens.shape[:2]
     preset = MODALITIES[modality]
@@ -178,6 +189,7 @@ def decode_tokens(
                 ch_names=list(ch_names),
                 sfreq=preset.sfreq,
                 units=MODALITY_UNITS[modality] or "V",
+                channel_map=channel_map,
                 device=device,
                 verbose=verbose,
             )
@@ -198,3 +210,10 @@ def decode_tokens(
     )
     scale = _VOLTS_PER_UNIT[MODALITY_UNITS[modality]]
     return mne.io.RawArray(data * scale, info, verbose=False)
+
+
+def _present(channel_map, ch_names) -> dict | None:
+    """The part of ``channel_map`` that names channels of this recording."""
+    names = set(ch_names)
+    present = {k: v for k, v in (channel_map or {}).items() if k in names}
+    return present or None

@@ -259,6 +259,7 @@ class TokenStore:
             row["modality"],
             made_with["weights_source"] if weights is None else weights,
             segment_patches=made_with["segment_patches"],
+            channel_map=self.settings.get("channel_map"),
             device=device,
             verbose=verbose,
         )
@@ -329,6 +330,7 @@ _SETTINGS_THAT_MUST_MATCH = (
     "recipe",
     "weights_requested",
     "segment_seconds",
+    "channel_map",
 )
 
 

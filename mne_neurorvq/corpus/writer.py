@@ -165,6 +165,7 @@ def _tokenize_one(rec: Recording, out: Path, settings: dict, rank: int, cache) -
                 modality=settings["modality"],
                 recipe=settings["recipe"],
                 segment_seconds=settings["segment_seconds"],
+                channel_map=settings["channel_map"],
                 device=settings["device"],
                 batch_size=settings["batch_size"],
                 verbose=False,
@@ -223,6 +224,21 @@ def _vocabulary(modality):
     return MODALITY_VOCABULARIES[modality]
 
 
+def _check_channel_map(channel_map) -> dict | None:
+    """``channel_map`` as a plain dict of str to str (None stays None)."""
+    if channel_map is None:
+        return None
+    if not isinstance(channel_map, dict) or not all(
+        isinstance(key, str) and isinstance(value, str)
+        for key, value in channel_map.items()
+    ):
+        raise TypeError(
+            "channel_map must be a dict of str to str (name in the recording: "
+            f"vocabulary name) or None, got {channel_map!r}"
+        )
+    return dict(channel_map) or None
+
+
 def _remove(path: Path) -> None:
     import shutil
 
@@ -237,6 +253,7 @@ def tokenize_corpus(
     modality="eeg",
     recipe=None,
     segment_seconds: float = 600.0,
+    channel_map=None,
     device="auto",
     batch_size: int = 32,
     progress: bool = True,
@@ -279,6 +296,14 @@ def tokenize_corpus(
         Filtering recipe of the estimator.
     segment_seconds : float
         Longest stretch tokenized at once (see :func:`tokenize_raw`).
+    channel_map : dict of str to str | None
+        Vocabulary names of some channels, by their name in the recordings,
+        e.g. ``{"EEG 001": "Fp1", ...}`` for numbered electrodes or
+        ``{"ECG": "II"}`` for a single ECG lead (see
+        :class:`~mne_neurorvq.decoding.NeuroRVQTokenizer`); names a
+        recording does not have are ignored. Kept in the store's settings
+        (a rerun must use the same) and used again by
+        :meth:`TokenStore.decode`.
     device : str
         ``"auto"``: the process's GPU when there is one, else the CPU.
     batch_size : int
@@ -303,6 +328,7 @@ def tokenize_corpus(
 
     _check_option("modality", modality, _MODALITY_OPTIONS)
     _check_option("recipe", recipe, _RECIPES)
+    channel_map = _check_channel_map(channel_map)
     if not segment_seconds > 0:
         raise ValueError(f"segment_seconds must be positive, got {segment_seconds}")
     root, out = Path(root).expanduser(), Path(out).expanduser()
@@ -315,6 +341,7 @@ def tokenize_corpus(
             modality=modality,
             recipe=recipe,
             segment_seconds=float(segment_seconds),
+            channel_map=channel_map,
             weights_requested=None if weights is None else str(weights),
             source=str(root.resolve()),
             bids=is_bids_root(root),
@@ -347,6 +374,7 @@ def tokenize_corpus(
             modality=modality,
             recipe=recipe,
             segment_seconds=float(segment_seconds),
+            channel_map=channel_map,
             device=rank_device(device, ctx),
             batch_size=batch_size,
         )

@@ -166,3 +166,57 @@ def test_bids_store_feeds_pretraining(bids_store):
     for index in (0, 29):
         assert data.window_tokens([index]).shape[2:] == (2, 4, 8)
     assert data.tokenizer_config.n_levels == 8
+
+
+def test_channel_map_names_numbered_electrodes(
+    mixed_folder, tiny_weights, tmp_path, capsys
+):
+    """--channel-map: a device's numbered channels tokenize as the named ones."""
+    folder = tmp_path / "numbered"
+    folder.mkdir()
+    raw = mne.io.read_raw(mixed_folder / "fif" / "S032_raw.fif", verbose="error")
+    raw.save(folder / "named_raw.fif", verbose="error")
+    numbered = {name: f"E{i:03d}" for i, name in enumerate(raw.ch_names, start=1)}
+    raw.copy().rename_channels(numbered).save(
+        folder / "numbered_raw.fif", verbose="error"
+    )
+    argv = ["tokenize-corpus", str(folder), "--weights", str(tiny_weights)]
+    # without the map the numbered recording has no known channel
+    plain = tmp_path / "plain.zarr"
+    assert main([*argv, "--out", str(plain), "--no-progress"]) == 0
+    index = TokenStore(plain).index.set_index("recording")
+    assert index.loc["numbered_raw.fif", "status"] == "skipped"
+    assert "None of the channels matches" in index.loc["numbered_raw.fif", "reason"]
+    # with it, the same tokens as the named recording (whose names the map lacks)
+    mapped = tmp_path / "mapped.zarr"
+    pairs = [f"{number}={name}" for name, number in numbered.items()]
+    assert (
+        main([*argv, "--out", str(mapped), "--no-progress", "--channel-map", *pairs])
+        == 0
+    )
+    store = TokenStore(mapped)
+    assert (store.index["status"] == "ok").all()
+    np.testing.assert_array_equal(
+        store.tokens("numbered_raw.fif"), store.tokens("named_raw.fif")
+    )
+    assert store.settings["channel_map"] == {v: k for k, v in numbered.items()}
+    row = store.index.set_index("recording").loc["numbered_raw.fif"]
+    assert list(row["ch_names"])[:2] == ["E001", "E002"]
+    # decoding reads the map back from the store
+    rebuilt = store.decode("numbered_raw.fif")
+    np.testing.assert_array_equal(
+        rebuilt.get_data(), store.decode("named_raw.fif").get_data()
+    )
+    assert rebuilt.ch_names[:2] == ["E001", "E002"]
+    # a rerun with another map is refused; a malformed pair is a usage error
+    with pytest.raises(ValueError, match="channel_map"):
+        tokenize_corpus(
+            folder, mapped, weights=tiny_weights, channel_map={"E001": "Fp1"}
+        )
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, "--out", str(mapped), "--channel-map", "E001"])
+    assert usage.value.code == 2
+    assert "expected NAME=VOCABULARY" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="dict of str to str"):
+        tokenize_corpus(folder, tmp_path / "x.zarr", channel_map=[("E001", "Fp1")])
