@@ -37,6 +37,8 @@ def _zscore(x):
 #: colour-blind-safe blue (Okabe-Ito), told apart by lightness too.
 _ORIGINAL = {"color": "0.6", "label": "original"}
 _REBUILT = {"color": "#0072B2", "label": "reconstruction"}
+#: Decades of power shown below the peak of a spectrum.
+PSD_DECADES = 5
 
 
 def plot_reconstruction(
@@ -64,6 +66,8 @@ def plot_reconstruction(
         Z-score both signals over the epoch (the tokenizer reconstructs a
         per-sample standardised signal), so the y axis is in standard
         deviations; otherwise the original units are kept (µV).
+        The spectra show at most 5 decades below their peak (a filtered
+        signal's stop band would flatten the rest).
     show : bool
         Show the figure.
 
@@ -107,10 +111,20 @@ def plot_reconstruction(
     nperseg = int(min(original.shape[1], round(sfreq)))
     for row, pick in enumerate(picks):
         ax, ax_psd = axes[row]
+        spectra = []
         for signal, style in ((original, _ORIGINAL), (reconstruction, _REBUILT)):
             ax.plot(times, signal[pick], lw=1, **style)
             freqs, psd = welch(signal[pick], fs=sfreq, nperseg=nperseg)
-            ax_psd.semilogy(freqs, psd + 1e-12, lw=1.2, color=style["color"])
+            ax_psd.semilogy(freqs, psd, lw=1.2, color=style["color"])
+            spectra.append(psd)
+        # at most PSD_DECADES decades below the peak: a filtered original's
+        # stop band (down to rounding noise) would otherwise flatten the rest
+        spectra = np.concatenate(spectra)
+        positive = spectra[spectra > 0]
+        if positive.size:
+            top = positive.max()
+            bottom = max(positive.min(), top * 10.0**-PSD_DECADES)
+            ax_psd.set_ylim(bottom / 2, top * 2)
         ax.set(ylabel=f"{names[pick]}\n({unit})", xlim=(times[0], times[-1]))
         for edge in np.arange(1, times[-1] + 1e-9, 1.0):
             ax.axvline(edge, color="0.85", lw=0.8, zorder=0)  # patch boundaries

@@ -32,6 +32,21 @@ def test_plot_reconstruction_axes_and_labels():
     plt.close("all")
 
 
+def test_spectrum_axis_shows_five_decades_below_the_peak():
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((1, 2000))
+    # a 40 Hz low-pass: its stop band falls ~10 decades below the peak
+    filtered = sosfiltfilt(butter(8, 40, fs=200, output="sos"), noise)
+    fig = plot_reconstruction(filtered, noise, show=False)
+    bottom, top = fig.axes[1].get_ylim()
+    peak = max(line.get_ydata().max() for line in fig.axes[1].get_lines())
+    assert top == pytest.approx(2 * peak)
+    assert bottom == pytest.approx(peak * 1e-5 / 2)
+    plt.close("all")
+
+
 def test_codebook_usage_counts():
     tokens = np.zeros((10, 4, 2), dtype=int)
     tokens[:, 0, 0] = np.arange(10)  # scale 1, level 1 uses 10 codes evenly
