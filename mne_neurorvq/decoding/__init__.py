@@ -24,8 +24,11 @@ Every estimator reads its input ``X`` the same way
   are never concatenated with :func:`mne.concatenate_epochs`;
 - a braindecode windows dataset: a ``BaseConcatDataset`` of ``WindowsDataset``
   (``create_from_mne_epochs``) or ``EEGWindowsDataset``
-  (``create_windows_from_events``, ``create_fixed_length_windows``), or a
-  :class:`torch.utils.data.Subset` of one: channel names, rate and bad
+  (``create_windows_from_events``, ``create_fixed_length_windows``), a
+  :class:`torch.utils.data.Subset` of one, or skorch's
+  ``SliceDataset(dataset, idx=0)`` of one (what to give scikit-learn's
+  cross-validation, which would otherwise index the dataset into tuples
+  without channel names): channel names, rate and bad
   channels come from their MNE info, the windows (of one length) are read in
   order, in microvolts, and the classifier takes their targets when ``y`` is
   None. Any other :class:`torch.utils.data.Dataset` is refused with a

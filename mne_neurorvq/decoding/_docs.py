@@ -98,7 +98,9 @@ DOCDICT = {
         The epochs (see :mod:`mne_neurorvq.decoding` for the input contract):
         Epochs and braindecode windows datasets
         (``braindecode.datasets.BaseConcatDataset`` of ``WindowsDataset`` or
-        ``EEGWindowsDataset``) carry their channel names, rate and units;
+        ``EEGWindowsDataset``, a ``Subset`` of one, or
+        ``skorch.helper.SliceDataset(dataset, idx=0)`` for scikit-learn's
+        cross-validation) carry their channel names, rate and units;
         arrays need the ``ch_names`` and ``sfreq`` parameters and are in
         ``units``.""",  # noqa: E501
     "fit_attributes": """ch_names_ : list of str

@@ -12,7 +12,10 @@ the data of any channel subset. It accepts
   ``WindowsDataset`` (``create_from_mne_epochs``, ``to_epochs_dataset``) or
   ``EEGWindowsDataset`` (``create_windows_from_events``,
   ``create_fixed_length_windows``), one such dataset, or a
-  :class:`torch.utils.data.Subset` of one. Channels, rate and bad channels
+  :class:`torch.utils.data.Subset` of one, or skorch's
+  ``SliceDataset(dataset, idx=0)`` of one (braindecode's way through
+  scikit-learn's cross-validation: indexing it gives a smaller
+  ``SliceDataset``). Channels, rate and bad channels
   come from their MNE info, the data are read in order from their MNE objects
   (through ``__getitem__``, hence their ``transform``, when they have one),
   in SI units as MNE stores them, and the targets from their metadata;
@@ -39,8 +42,9 @@ from ..channels import match_modality_channels
 ACCEPTED = (
     "an mne.Epochs, a list of mne.Epochs, a braindecode windows dataset "
     "(BaseConcatDataset of WindowsDataset or EEGWindowsDataset, e.g. from "
-    "create_from_mne_epochs or create_windows_from_events) or an array of "
-    "shape (n_epochs, n_channels, n_times) with ch_names and sfreq"
+    "create_from_mne_epochs or create_windows_from_events, or a "
+    "skorch.helper.SliceDataset of one) or an array of shape "
+    "(n_epochs, n_channels, n_times) with ch_names and sfreq"
 )
 #: SI values (MNE's storage) per unit a reader may be asked for.
 _PER_SI = {"V": 1.0, "mV": 1e3, "uV": 1e6, "µV": 1e6, "μV": 1e6, None: 1.0}
@@ -101,6 +105,7 @@ def read_input(X, ch_names=None, sfreq=None, units="V") -> Input:
     windows = _braindecode_windows(X)
     if windows is not None:
         return _read_windows(windows)
+    _refuse_indexed_windows(X)
     if _is_torch_dataset(X):
         raise TypeError(
             f"X is a {type(X).__module__}.{type(X).__name__}, a torch Dataset "
@@ -181,11 +186,44 @@ def _is_torch_subset(X) -> bool:
     return data is not None and isinstance(X, data.Subset)
 
 
+def _slice_dataset_class():
+    """The ``SliceDataset`` class of skorch, when skorch is imported."""
+    import sys
+
+    helper = sys.modules.get("skorch.helper")
+    return getattr(helper, "SliceDataset", None)
+
+
+def _slice_windows(X) -> list | None:
+    """The windows of a ``SliceDataset`` of a braindecode dataset, in order."""
+    inner = _braindecode_windows(X.dataset)
+    if inner is None:
+        return None
+    if X.idx != 0:
+        raise TypeError(
+            f"X is a SliceDataset with idx={X.idx!r}: it returns item {X.idx!r} "
+            "of every window (the targets for idx=1), not the windows. Pass "
+            "SliceDataset(dataset, idx=0) as X and the targets as y."
+        )
+    if type(X).transform is not _slice_dataset_class().transform:
+        raise TypeError(
+            f"X is a {type(X).__name__} with its own transform, which NeuroRVQ "
+            "would not apply (it reads the windows from their MNE objects): set "
+            "the transform on the braindecode dataset instead (its .transform "
+            "attribute), or pass a plain skorch.helper.SliceDataset."
+        )
+    return [inner[int(i)] for i in X.indices_]
+
+
 def _braindecode_windows(X) -> list | None:
     """Every window of ``X`` as ``[(dataset, index), ...]``, in order.
 
-    None when ``X`` is not a braindecode dataset (or a ``Subset`` of one).
+    None when ``X`` is not a braindecode dataset (or a ``Subset`` or skorch
+    ``SliceDataset`` of one).
     """
+    slice_dataset = _slice_dataset_class()
+    if slice_dataset is not None and isinstance(X, slice_dataset):
+        return _slice_windows(X)
     if _is_torch_subset(X):
         inner = _braindecode_windows(X.dataset)
         if inner is None:
@@ -212,6 +250,31 @@ def _braindecode_windows(X) -> list | None:
             "create_fixed_length_windows."
         )
     return [(X, index) for index in range(len(X))]
+
+
+def _refuse_indexed_windows(X) -> None:
+    """A clear error for a braindecode dataset that scikit-learn indexed.
+
+    scikit-learn's cross-validation indexes an object without ``shape`` into
+    a list of its items: for a braindecode dataset, ``(x, y, window)``
+    tuples without channel names or sampling rate.
+    """
+    if not isinstance(X, list | tuple) or not X:
+        return
+    first = X[0]
+    if (
+        isinstance(first, tuple)
+        and len(first) == 3
+        and np.ndim(first[0]) == 2
+        and isinstance(first[2], list | tuple | np.ndarray)
+    ):
+        raise TypeError(
+            "X is a list of (x, y, window) tuples: a braindecode dataset indexed "
+            "by scikit-learn (cross-validation, train_test_split), which loses its "
+            "channel names and sampling rate. Wrap the dataset as braindecode "
+            "does for scikit-learn: X = skorch.helper.SliceDataset(dataset, "
+            "idx=0), y = the targets (e.g. dataset.get_metadata()['target'])."
+        )
 
 
 def _mne_object(dataset):

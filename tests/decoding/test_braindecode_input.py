@@ -231,3 +231,50 @@ def test_classifier_fits_on_the_datasets_targets(braindecode, from_epochs, epoch
     assert 0 <= clf.history[-1, "valid_acc"] <= 1
     with pytest.raises(ValueError, match="y has 3 labels but X has 15 epochs"):
         clf.fit(from_epochs, [0, 1, 0])
+
+
+# ------------------------------------------------------ scikit-learn's indexing
+
+
+@pytest.mark.slow
+def test_cross_validation_through_slice_dataset(
+    braindecode, from_epochs, epochs, parity_path
+):
+    """braindecode's idiom: X = SliceDataset(ds, idx=0), y the targets."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from skorch.helper import SliceDataset
+
+    labels = epochs.events[:, 2]
+    pipe = make_pipeline(
+        _embedder(parity_path, pooling="scale"), LogisticRegression(max_iter=1000)
+    )
+    cv = KFold(3)
+    expected = cross_val_score(pipe, epochs, labels, cv=cv, error_score="raise")
+    sliced = SliceDataset(from_epochs, idx=0)
+    got = cross_val_score(pipe, sliced, labels, cv=cv, error_score="raise")
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # what scikit-learn hands the estimator: a smaller SliceDataset, in order
+    part = sliced[np.array([3, 0, 7])]
+    np.testing.assert_allclose(
+        _embedder(parity_path, pooling="scale").fit_transform(part),
+        _embedder(parity_path, pooling="scale").fit_transform(epochs[[3, 0, 7]]),
+        atol=1e-4,
+        rtol=0,
+    )
+    # the dataset itself, indexed by scikit-learn into tuples: a clear error
+    with pytest.raises(TypeError, match=r"\(x, y, window\) tuples.*SliceDataset"):
+        cross_val_score(pipe, from_epochs, labels, cv=cv, error_score="raise")
+    with pytest.raises(TypeError, match="idx=1"):
+        _embedder(parity_path).fit(SliceDataset(from_epochs, idx=1))
+
+
+@pytest.mark.slow
+def test_classifier_reads_a_slice_dataset(fitted_classifier, from_events, epochs):
+    from skorch.helper import SliceDataset
+
+    part = SliceDataset(from_events, idx=0)[np.array([1, 4, 2])]
+    np.testing.assert_array_equal(
+        fitted_classifier.predict(part), fitted_classifier.predict(epochs[[1, 4, 2]])
+    )
