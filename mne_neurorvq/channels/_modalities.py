@@ -294,12 +294,21 @@ def _one_modality(found: dict, basis: str) -> str:
     )
 
 
-def _check_mapping(mapping, ch_names) -> dict:
-    _validate_type(mapping, (dict, None), "mapping", "dict of str to str or None")
+def mapping_of_names(mapping, name: str = "mapping") -> dict:
+    """``mapping`` (dict of str to str, or None) as a new dict; TypeError else.
+
+    ``name`` is the parameter's name in the messages.
+    """
+    _validate_type(mapping, (dict, None), name, "dict of str to str or None")
     mapping = dict(mapping or {})
     for key, value in mapping.items():
-        _validate_type(key, str, "each mapping key")
-        _validate_type(value, str, "each mapping value")
+        _validate_type(key, str, f"each {name} key")
+        _validate_type(value, str, f"each {name} value")
+    return mapping
+
+
+def _check_mapping(mapping, ch_names) -> dict:
+    mapping = mapping_of_names(mapping)
     missing = [key for key in mapping if key not in ch_names]
     if missing:
         raise ValueError(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mne.utils import _check_option
 
+from ..channels._modalities import mapping_of_names
 from ..nn.config import MODALITIES
 from .discovery import Recording, find_corpus_recordings, is_bids_root
 from .recording import tokenize_raw
@@ -224,21 +225,6 @@ def _vocabulary(modality):
     return MODALITY_VOCABULARIES[modality]
 
 
-def _check_channel_map(channel_map) -> dict | None:
-    """``channel_map`` as a plain dict of str to str (None stays None)."""
-    if channel_map is None:
-        return None
-    if not isinstance(channel_map, dict) or not all(
-        isinstance(key, str) and isinstance(value, str)
-        for key, value in channel_map.items()
-    ):
-        raise TypeError(
-            "channel_map must be a dict of str to str (name in the recording: "
-            f"vocabulary name) or None, got {channel_map!r}"
-        )
-    return dict(channel_map) or None
-
-
 def _remove(path: Path) -> None:
     import shutil
 
@@ -328,7 +314,7 @@ def tokenize_corpus(
 
     _check_option("modality", modality, _MODALITY_OPTIONS)
     _check_option("recipe", recipe, _RECIPES)
-    channel_map = _check_channel_map(channel_map)
+    channel_map = mapping_of_names(channel_map, "channel_map") or None
     if not segment_seconds > 0:
         raise ValueError(f"segment_seconds must be positive, got {segment_seconds}")
     root, out = Path(root).expanduser(), Path(out).expanduser()
