@@ -194,25 +194,29 @@ def _slice_dataset_class():
     return getattr(helper, "SliceDataset", None)
 
 
-def _slice_windows(X) -> list | None:
-    """The windows of a ``SliceDataset`` of a braindecode dataset, in order."""
-    inner = _braindecode_windows(X.dataset)
+def _subset_windows(dataset, indices) -> list | None:
+    """The windows ``indices`` of ``dataset``, when it is a braindecode one."""
+    inner = _braindecode_windows(dataset)
     if inner is None:
         return None
+    return [inner[int(i)] for i in indices]
+
+
+def _check_slice_dataset(X, slice_dataset) -> None:
+    """A ``SliceDataset`` must return the windows, untransformed."""
     if X.idx != 0:
         raise TypeError(
             f"X is a SliceDataset with idx={X.idx!r}: it returns item {X.idx!r} "
             "of every window (the targets for idx=1), not the windows. Pass "
             "SliceDataset(dataset, idx=0) as X and the targets as y."
         )
-    if type(X).transform is not _slice_dataset_class().transform:
+    if type(X).transform is not slice_dataset.transform:
         raise TypeError(
             f"X is a {type(X).__name__} with its own transform, which NeuroRVQ "
             "would not apply (it reads the windows from their MNE objects): set "
             "the transform on the braindecode dataset instead (its .transform "
             "attribute), or pass a plain skorch.helper.SliceDataset."
         )
-    return [inner[int(i)] for i in X.indices_]
 
 
 def _braindecode_windows(X) -> list | None:
@@ -223,12 +227,12 @@ def _braindecode_windows(X) -> list | None:
     """
     slice_dataset = _slice_dataset_class()
     if slice_dataset is not None and isinstance(X, slice_dataset):
-        return _slice_windows(X)
+        windows = _subset_windows(X.dataset, X.indices_)
+        if windows is not None:
+            _check_slice_dataset(X, slice_dataset)
+        return windows
     if _is_torch_subset(X):
-        inner = _braindecode_windows(X.dataset)
-        if inner is None:
-            return None
-        return [inner[int(i)] for i in X.indices]
+        return _subset_windows(X.dataset, X.indices)
     if not is_braindecode_dataset(X):
         return None
     if hasattr(X, "datasets"):  # BaseConcatDataset (possibly nested)

@@ -269,6 +269,13 @@ def test_cross_validation_through_slice_dataset(
     with pytest.raises(TypeError, match="idx=1"):
         _embedder(parity_path).fit(SliceDataset(from_epochs, idx=1))
 
+    class Flipped(SliceDataset):
+        def transform(self, data):
+            return data[:, ::-1]
+
+    with pytest.raises(TypeError, match="Flipped with its own transform"):
+        _embedder(parity_path).fit(Flipped(from_epochs))
+
 
 @pytest.mark.slow
 def test_classifier_reads_a_slice_dataset(fitted_classifier, from_events, epochs):
